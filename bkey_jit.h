@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bkey-jit: per-format machine code to unpack bcachefs btree keys.
+ *
+ * A btree node's keys are packed in the node's struct bkey_format. Callers
+ * get one unpacker per format (bkey_jit_get()), which is shared, refcounted
+ * and compiled once; they unpack with bkey_jit_unpack() /
+ * bkey_jit_unpack_pos() and drop it with bkey_jit_put(). When no code can
+ * be used (mode off, no backend for this arch, executable memory exhausted
+ * or capped) the unpacker runs the generic C unpack, which gives the same
+ * bytes.
+ */
+#ifndef _BKEY_JIT_H
+#define _BKEY_JIT_H
+
+#include "bkey_jit_types.h"
+
+typedef void (*bkey_jit_unpack_fn)(struct bkey *dst,
+				   const struct bkey_packed *src);
+typedef void (*bkey_jit_unpack_pos_fn)(struct bpos *dst,
+				       const struct bkey_packed *src);
+
+/* Precomputed extraction of one field for the generic C unpack. */
+struct bkey_jit_field {
+	u8	byte;		/* first byte loaded (8 bytes, unaligned) */
+	u8	shift;		/* right shift after the load */
+	u8	straddle;	/* field also needs the next word */
+	u8	hi_byte;	/* straddle: the next word, 8-byte aligned */
+	u64	mask;
+	u64	offset;
+};
+
+/**
+ * struct bkey_jit - an unpacker for one key format
+ * @unpack:	JIT code for the full key, or NULL (generic C is used)
+ * @unpack_pos:	JIT code for the position only, or NULL
+ * @format:	the format, as validated
+ * @fields:	precomputed shifts and masks for the generic C unpack
+ *
+ * Everything but the two code pointers is private to bkey_jit.c; callers
+ * only pass it to the functions below.
+ */
+struct bkey_jit {
+	bkey_jit_unpack_fn	unpack;
+	bkey_jit_unpack_pos_fn	unpack_pos;
+	struct bkey_format	format;
+	struct bkey_jit_field	fields[BKEY_NR_FIELDS];
+	u8			u64s_delta;
+	u8			fallback;	/* enum bkey_jit_fallback */
+	u8			pad[6];
+	/* private: cache linkage */
+	void			*priv;
+};
+
+enum bkey_jit_mode {
+	BKEY_JIT_MODE_OFF,	/* always the generic C unpack */
+	BKEY_JIT_MODE_ON,	/* JIT code where there is some */
+	BKEY_JIT_MODE_VERIFY,	/* both, compare, count and warn on mismatch */
+};
+
+/* Why an unpacker runs the generic C unpack. */
+enum bkey_jit_fallback {
+	BKEY_JIT_FALLBACK_NONE,
+	BKEY_JIT_FALLBACK_MODE_OFF,
+	BKEY_JIT_FALLBACK_NO_ARCH,
+	BKEY_JIT_FALLBACK_NOMEM,
+	BKEY_JIT_FALLBACK_CAP,
+	BKEY_JIT_FALLBACK_EMIT,
+	BKEY_JIT_FALLBACK_NR,
+};
+
+struct bkey_jit_stats {
+	long	formats;		/* cached formats right now */
+	long	compiles;		/* formats compiled to code */
+	long	cache_hits;
+	long	fallbacks[BKEY_JIT_FALLBACK_NR];
+	long	jit_unpacks;		/* only counted in verify mode */
+	long	generic_unpacks;	/* slow-path calls (off, fallback, verify) */
+	long	verify_mismatches;
+	long	code_bytes;		/* executable bytes held by cached code */
+	long	invalid_formats;
+	u64	compile_ns;		/* total time spent compiling */
+};
+
+/* Validation, in the order bcachefs checks (see bkey_format_validate()). */
+enum bkey_format_invalid {
+	BKEY_FORMAT_OK,
+	BKEY_FORMAT_BAD_NR_FIELDS,
+	BKEY_FORMAT_FIELD_TOO_WIDE,
+	BKEY_FORMAT_FIELD_OFFSET_WIDE,
+	BKEY_FORMAT_FIELD_OVERFLOWS,
+	BKEY_FORMAT_BAD_KEY_U64S,
+};
+
+int bkey_format_validate(const struct bkey_format *f, char *err,
+			 size_t err_size);
+
+struct bkey_jit *bkey_jit_get(const struct bkey_format *f);
+void bkey_jit_put(struct bkey_jit *j);
+struct bkey_jit *bkey_jit_generic(void);
+
+void bkey_jit_unpack_generic(const struct bkey_jit *j, struct bkey *dst,
+			     const struct bkey_packed *src);
+void bkey_jit_unpack_pos_generic(const struct bkey_jit *j, struct bpos *dst,
+				 const struct bkey_packed *src);
+void bkey_jit_unpack_slow(const struct bkey_jit *j, struct bkey *dst,
+			  const struct bkey_packed *src);
+void bkey_jit_unpack_pos_slow(const struct bkey_jit *j, struct bpos *dst,
+			      const struct bkey_packed *src);
+int bkey_jit_unpack_checked(const struct bkey_jit *j, struct bkey *dst,
+			    const struct bkey_packed *src);
+
+int bkey_jit_set_mode(enum bkey_jit_mode mode);
+enum bkey_jit_mode bkey_jit_get_mode(void);
+void bkey_jit_get_stats(struct bkey_jit_stats *s);
+int bkey_jit_format_to_text(char *buf, size_t size,
+			    const struct bkey_format *f);
+int bkey_jit_plan_to_text(char *buf, size_t size,
+			  const struct bkey_format *f, bool pos_only);
+void bkey_jit_set_code_cap(long bytes);
+
+/*
+ * bkey_jit_fast: true while the mode is "on". The kernel uses a static key
+ * so that the hot path costs a patched jump; userspace reads a variable.
+ */
+#ifdef __KERNEL__
+#include <linux/jump_label.h>
+DECLARE_STATIC_KEY_TRUE(bkey_jit_fast_key);
+#define bkey_jit_fast()	static_branch_likely(&bkey_jit_fast_key)
+#else
+extern bool bkey_jit_fast_flag;
+#define bkey_jit_fast()	likely(READ_ONCE(bkey_jit_fast_flag))
+#endif
+
+/**
+ * bkey_jit_unpack - unpack a key with its format's unpacker
+ * @j:		unpacker from bkey_jit_get() for the format @src is packed in
+ * @dst:	the unpacked key
+ * @src:	a packed key; at least @j->format.key_u64s words are read
+ *
+ * Same result as bcachefs's __bch2_bkey_unpack_key() on every byte of
+ * @dst. The caller guarantees, as bcachefs does, that @src->u64s is at
+ * least the format's key_u64s; bkey_jit_unpack_checked() checks it.
+ */
+static __always_inline void bkey_jit_unpack(const struct bkey_jit *j,
+					    struct bkey *dst,
+					    const struct bkey_packed *src)
+{
+	bkey_jit_unpack_fn fn = j->unpack;
+
+	if (bkey_jit_fast() && likely(fn))
+		fn(dst, src);
+	else
+		bkey_jit_unpack_slow(j, dst, src);
+}
+
+/**
+ * bkey_jit_unpack_pos - unpack only the position of a key
+ * @j:		unpacker from bkey_jit_get() for the format @src is packed in
+ * @dst:	inode, offset and snapshot of @src
+ * @src:	a packed key, as for bkey_jit_unpack()
+ */
+static __always_inline void bkey_jit_unpack_pos(const struct bkey_jit *j,
+						struct bpos *dst,
+						const struct bkey_packed *src)
+{
+	bkey_jit_unpack_pos_fn fn = j->unpack_pos;
+
+	if (bkey_jit_fast() && likely(fn))
+		fn(dst, src);
+	else
+		bkey_jit_unpack_pos_slow(j, dst, src);
+}
+
+#endif /* _BKEY_JIT_H */

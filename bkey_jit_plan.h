@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The arch-neutral middle of bkey-jit: a validated format is lowered to a
+ * short plan, and each arch backend only encodes plan operations.
+ *
+ * Plan semantics (what every backend must implement exactly):
+ *
+ *   Inputs: DST (struct bkey * or struct bpos *) and SRC (const struct
+ *   bkey_packed *), both 8-byte aligned. Four virtual 64-bit registers
+ *   r0..r3. Loads may be unaligned but never reach outside the key's first
+ *   key_u64s words.
+ *
+ *   HEADER      DST[0..3] = { (u8)(SRC[0] + imm), (SRC[1] & 0x80) | 1,
+ *                             SRC[2], 0 }              (struct bkey only)
+ *   LOAD        r[reg] = zero-extended little-endian load of size (1,2,4,8)
+ *               bytes at SRC + off
+ *   EXTRACT     r[reg] = (r[reg] >> shift) & mask(width); when !mask the
+ *               bits of r[reg] above shift + width are known to be zero
+ *               and the AND may be skipped (shift 0 .. 63, width 1 .. 64)
+ *   FUNNEL      r[reg] = ((r[reg2]:r[reg]) >> shift) & mask(width), a
+ *               128-bit shift; shift 1 .. 63 (fields straddling words)
+ *   ADD         r[reg] += imm, modulo 2^(8 * size) (size 4 or 8: the upper
+ *               bits of the result are not used when size is 4)
+ *   STORE       low size bytes of r[reg] to DST + off (size 4 or 8)
+ *   STORE_IMM   low size bytes of imm to DST + off (size 4 or 8)
+ *   RET         return
+ *
+ *   size on LOAD is the load width; on EXTRACT/FUNNEL the width in bytes of
+ *   the value being shifted (4 when a 32-bit operation suffices, else 8).
+ */
+#ifndef _BKEY_JIT_PLAN_H
+#define _BKEY_JIT_PLAN_H
+
+#include "bkey_jit_types.h"
+
+enum bkey_plan_opcode {
+	BKEY_PLAN_HEADER,
+	BKEY_PLAN_LOAD,
+	BKEY_PLAN_EXTRACT,
+	BKEY_PLAN_FUNNEL,
+	BKEY_PLAN_ADD,
+	BKEY_PLAN_STORE,
+	BKEY_PLAN_STORE_IMM,
+	BKEY_PLAN_RET,
+};
+
+#define BKEY_PLAN_NR_REGS	4
+/* Header, 6 fields of at most 6 ops (2 loads, funnel, add, store), ret. */
+#define BKEY_PLAN_MAX_OPS	(1 + BKEY_NR_FIELDS * 6 + 1)
+
+struct bkey_plan_op {
+	u8	code;		/* enum bkey_plan_opcode */
+	u8	reg;
+	u8	reg2;		/* FUNNEL: the register holding the high word */
+	u8	size;		/* bytes, see above */
+	u8	shift;
+	u8	width;
+	u8	mask;		/* EXTRACT: the AND is needed */
+	u8	off;		/* LOAD: SRC offset; STORE*: DST offset */
+	u64	imm;		/* HEADER, ADD, STORE_IMM */
+};
+
+enum bkey_plan_kind {
+	BKEY_PLAN_UNPACK,	/* void fn(struct bkey *, const struct bkey_packed *) */
+	BKEY_PLAN_UNPACK_POS,	/* void fn(struct bpos *, const struct bkey_packed *) */
+};
+
+struct bkey_plan {
+	u8			kind;
+	u8			nr_ops;
+	struct bkey_plan_op	ops[BKEY_PLAN_MAX_OPS];
+};
+
+/* Security and ABI options of the generated code, set by the caller. */
+struct bkey_jit_emit_opts {
+	bool		endbr;		/* x86: ENDBR64 at the entry (IBT) */
+	bool		bti;		/* arm64: BTI C at the entry */
+	bool		cfi;		/* kCFI type hash before the entry */
+	bool		cfi_padding;	/* x86: the 16-byte CALL_PADDING preamble */
+	u32		cfi_hash;
+	unsigned long	return_thunk;	/* x86: jmp to this instead of ret; int3 */
+};
+
+/* What one emitter run produced. */
+struct bkey_jit_emitted {
+	unsigned int	len;		/* bytes, preamble included */
+	unsigned int	entry;		/* offset of the function entry */
+	unsigned int	nr_insns;	/* instructions from entry to the end */
+};
+
+/* Upper bound on one emitted function, preamble included. */
+#define BKEY_JIT_MAX_CODE	256
+
+/**
+ * bkey_jit_arch_emit - encode a plan as machine code for this arch
+ * @plan:	a plan from bkey_plan_build()
+ * @opts:	security and ABI options
+ * @buf:	output, at least BKEY_JIT_MAX_CODE bytes; NULL to only size
+ * @ip:		the address @buf[0] will execute at (for pc-relative jumps)
+ * @out:	length, entry offset and instruction count
+ *
+ * Emission is deterministic and its length does not depend on @ip, so a
+ * sizing pass with @buf == NULL gives the size to allocate.
+ *
+ * Return: 0, or -EINVAL for a plan the backend cannot encode, or
+ * -EOPNOTSUPP where the architecture has no backend.
+ */
+int bkey_jit_arch_emit(const struct bkey_plan *plan,
+		       const struct bkey_jit_emit_opts *opts, u8 *buf,
+		       unsigned long ip, struct bkey_jit_emitted *out);
+
+/* Name of the backend ("x86-64", "arm64"), or NULL without one. */
+extern const char *const bkey_jit_arch_name;
+
+/* Trap instruction pattern used to fill free executable memory. */
+void bkey_jit_arch_fill_trap(void *area, size_t size);
+
+struct printbuf;
+
+int bkey_plan_build(const struct bkey_format *f, enum bkey_plan_kind kind,
+		    struct bkey_plan *plan);
+int bkey_plan_to_text(char *buf, size_t size, const struct bkey_plan *plan);
+
+#endif /* _BKEY_JIT_PLAN_H */
