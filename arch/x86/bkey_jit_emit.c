@@ -1,0 +1,627 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bkey-jit x86-64 backend: encodes a bkey plan as a leaf function
+ *
+ *	void fn(void *dst, const struct bkey_packed *src)
+ *
+ * SysV ABI: rdi = dst, rsi = src. Only caller-saved registers are touched
+ * and the stack is never used, so there is no frame to set up.
+ */
+#include "bkey_jit_plan.h"
+#include "bkey_jit_x86.h"
+
+/*
+ * Virtual plan registers. rax, rcx and rdx need no REX prefix; the fourth
+ * one has to be an extended register, r8 is the first.
+ */
+static const enum x86_reg vreg_map[BKEY_PLAN_NR_REGS] = {
+	X86_RAX, X86_RCX, X86_RDX, X86_R8,
+};
+
+/* Scratch for 64-bit immediates; never a virtual register. */
+#define X86_TMP		X86_R11
+
+#define DST_REG		X86_RDI
+#define SRC_REG		X86_RSI
+
+/* kCFI: "mov eax, hash" plus nops makes the CALL_PADDING 16-byte preamble. */
+#define KCFI_PADDED_PREAMBLE	16
+#define KCFI_MOV_LEN		5
+
+struct jit_ctx {
+	u8		*buf;		/* NULL in a sizing pass */
+	unsigned int	len;
+	unsigned int	nr_insns;
+	unsigned int	entry;
+	unsigned int	entry_insns;	/* nr_insns at the entry */
+	unsigned long	ip;		/* where buf[0] runs */
+	const struct bkey_jit_emit_opts *opts;
+	const struct bkey_plan *plan;
+	int		err;
+};
+
+/*
+ * The only writer of ctx->buf. A whole instruction at a time, so that the
+ * instruction count is exact and the buffer bound is checked in one place.
+ */
+static void emit(struct jit_ctx *ctx, const struct x86_insn *insn)
+{
+	if (ctx->err)
+		return;
+	if (insn->bad || !insn->len ||
+	    insn->len > BKEY_JIT_MAX_CODE - ctx->len) {
+		ctx->err = -EINVAL;
+		return;
+	}
+	if (ctx->buf)
+		memcpy(ctx->buf + ctx->len, insn->b, insn->len);
+	ctx->len += insn->len;
+	ctx->nr_insns++;
+}
+
+/* Declares the instruction under construction the EMIT*() macros fill. */
+#define INSN_START()	struct x86_insn __insn = {}, *insn = &__insn
+
+static void emit_byte_insn(struct jit_ctx *ctx, u8 opcode)
+{
+	INSN_START();
+
+	EMIT1(opcode);
+	emit(ctx, insn);
+}
+
+/* movzx r32, byte/word [base+off]; mov r32/r64, [base+off] */
+static void emit_load(struct jit_ctx *ctx, enum x86_reg dst,
+		      enum x86_reg base, unsigned int size, s32 off)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, size == 8, dst, base, false);
+	if (size == 1)
+		EMIT2(0x0f, 0xb6);
+	else if (size == 2)
+		EMIT2(0x0f, 0xb7);
+	else
+		EMIT1(0x8b);
+	x86_emit_modrm_mem(insn, dst, base, off);
+	emit(ctx, insn);
+}
+
+/* mov [base+off], r32/r64 */
+static void emit_store(struct jit_ctx *ctx, enum x86_reg base, s32 off,
+		       enum x86_reg src, bool is64)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, is64, src, base, false);
+	EMIT1(0x89);
+	x86_emit_modrm_mem(insn, src, base, off);
+	emit(ctx, insn);
+}
+
+/* mov dword/qword [base+off], imm32 (sign-extended for qword) */
+static void emit_store_imm32(struct jit_ctx *ctx, enum x86_reg base, s32 off,
+			     u32 imm, bool is64)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, is64, X86_RAX, base, false);
+	EMIT1(0xc7);
+	x86_emit_modrm_mem(insn, 0, base, off);
+	EMIT_imm32(imm);
+	emit(ctx, insn);
+}
+
+/*
+ * Group 1 ALU op with an immediate: the sign-extended imm8 form when the
+ * value allows, else the one-byte-shorter accumulator form for rax.
+ */
+static void emit_alu_imm(struct jit_ctx *ctx, u8 ext, enum x86_reg reg,
+			 s32 imm, bool is64)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, is64, X86_RAX, reg, false);
+	if (x86_fits_s8(imm)) {
+		EMIT1(0x83);
+		x86_emit_modrm_reg(insn, ext, reg);
+		EMIT_imm8(imm);
+	} else if (reg == X86_RAX) {
+		EMIT1_off32(0x05 | (ext << 3), imm);
+	} else {
+		EMIT1(0x81);
+		x86_emit_modrm_reg(insn, ext, reg);
+		EMIT_imm32(imm);
+	}
+	emit(ctx, insn);
+}
+
+/* Group 1 ALU op on the low byte of @reg: add al, imm8 and friends. */
+static void emit_alu8_imm(struct jit_ctx *ctx, u8 ext, enum x86_reg reg,
+			  u8 imm)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, false, X86_RAX, reg, true);
+	if (reg == X86_RAX) {
+		EMIT1(0x04 | (ext << 3));
+	} else {
+		EMIT1(0x80);
+		x86_emit_modrm_reg(insn, ext, reg);
+	}
+	EMIT_imm8(imm);
+	emit(ctx, insn);
+}
+
+/* shl/shr by a constant; the D1 form is a byte shorter for a count of 1. */
+static void emit_shift_imm(struct jit_ctx *ctx, u8 ext, enum x86_reg reg,
+			   unsigned int count, bool is64)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, is64, X86_RAX, reg, false);
+	if (count == 1) {
+		EMIT1(0xd1);
+		x86_emit_modrm_reg(insn, ext, reg);
+	} else {
+		EMIT1(0xc1);
+		x86_emit_modrm_reg(insn, ext, reg);
+		EMIT_imm8(count);
+	}
+	emit(ctx, insn);
+}
+
+/* shrd lo, hi, count (64-bit): lo = low 64 bits of (hi:lo) >> count */
+static void emit_shrd(struct jit_ctx *ctx, enum x86_reg lo, enum x86_reg hi,
+		      unsigned int count)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, true, hi, lo, false);
+	EMIT2(0x0f, 0xac);
+	x86_emit_modrm_reg(insn, hi, lo);
+	EMIT_imm8(count);
+	emit(ctx, insn);
+}
+
+/* mov r32, r32 (zero-extends into the upper half) */
+static void emit_mov_rr32(struct jit_ctx *ctx, enum x86_reg dst,
+			  enum x86_reg src)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, false, src, dst, false);
+	EMIT1(0x89);
+	x86_emit_modrm_reg(insn, src, dst);
+	emit(ctx, insn);
+}
+
+/* movzx r32, r8/r16 */
+static void emit_movzx_rr(struct jit_ctx *ctx, enum x86_reg dst,
+			  enum x86_reg src, unsigned int bytes)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, false, dst, src, bytes == 1);
+	EMIT2(0x0f, bytes == 1 ? 0xb6 : 0xb7);
+	x86_emit_modrm_reg(insn, dst, src);
+	emit(ctx, insn);
+}
+
+/* add r64, r64 */
+static void emit_add_rr64(struct jit_ctx *ctx, enum x86_reg dst,
+			  enum x86_reg src)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, true, src, dst, false);
+	EMIT1(0x01);
+	x86_emit_modrm_reg(insn, src, dst);
+	emit(ctx, insn);
+}
+
+/*
+ * Load a 64-bit constant: "mov r32, imm32" zero-extends and is 5-6 bytes,
+ * the sign-extended "mov r64, simm32" is 7, full movabs is 10.
+ */
+static void emit_mov_imm64(struct jit_ctx *ctx, enum x86_reg reg, u64 imm)
+{
+	INSN_START();
+
+	if (imm <= U32_MAX) {
+		x86_emit_rex(insn, false, X86_RAX, reg, false);
+		EMIT1_off32(0xb8 | x86_low3(reg), imm);
+	} else if (x86_fits_s32((s64)imm)) {
+		x86_emit_rex(insn, true, X86_RAX, reg, false);
+		EMIT1(0xc7);
+		x86_emit_modrm_reg(insn, 0, reg);
+		EMIT_imm32(imm);
+	} else {
+		x86_emit_rex(insn, true, X86_RAX, reg, false);
+		EMIT1(0xb8 | x86_low3(reg));
+		EMIT_imm64(imm);
+	}
+	emit(ctx, insn);
+}
+
+/* jmp rel32 to an absolute address; always 5 bytes so sizing is exact. */
+static void emit_jmp_abs(struct jit_ctx *ctx, unsigned long target)
+{
+	INSN_START();
+	s64 rel;
+
+	rel = (s64)(target - (ctx->ip + ctx->len + 5));
+
+	/* The sizing pass may not know where the code will live yet. */
+	if (ctx->buf && !x86_fits_s32(rel)) {
+		ctx->err = -EINVAL;
+		return;
+	}
+	EMIT1_off32(0xe9, (u32)rel);
+	emit(ctx, insn);
+}
+
+static void emit_endbr64(struct jit_ctx *ctx)
+{
+	INSN_START();
+
+	EMIT4(0xf3, 0x0f, 0x1e, 0xfa);
+	emit(ctx, insn);
+}
+
+/*
+ * r = r & (2^width - 1) for 1 <= width <= 63, assuming nothing about the
+ * bits above: movzx for a byte or word, a 32-bit and (imm8 form up to
+ * 0x7f), a 32-bit mov for width 32, and above that a shl/shr pair rather
+ * than materializing a 64-bit mask.
+ */
+static void emit_mask(struct jit_ctx *ctx, enum x86_reg reg,
+		      unsigned int width)
+{
+	if (width == 8 || width == 16)
+		emit_movzx_rr(ctx, reg, reg, width / 8);
+	else if (width < 32)
+		emit_alu_imm(ctx, X86_ALU_AND, reg, (1U << width) - 1, false);
+	else if (width == 32)
+		emit_mov_rr32(ctx, reg, reg);
+	else if (width < 64) {
+		emit_shift_imm(ctx, X86_SHIFT_SHL, reg, 64 - width, true);
+		emit_shift_imm(ctx, X86_SHIFT_SHR, reg, 64 - width, true);
+	}
+}
+
+/*
+ * HEADER: dst[0..3] = { src[0] + imm, (src[1] & 0x80) | 1, src[2], 0 }.
+ * The add is done on the low byte only, so u64s wraps modulo 256 and never
+ * carries into the format byte. "or r32, 0x100" rather than "or ah, 1"
+ * avoids an ah merge uop on Intel when the dword is stored.
+ */
+static void emit_header(struct jit_ctx *ctx, enum x86_reg tmp, u8 imm)
+{
+	emit_load(ctx, tmp, SRC_REG, 4, 0);
+	emit_alu_imm(ctx, X86_ALU_AND, tmp, 0x00ff0000 |
+		     (BKEY_JIT_HDR_WHITEOUT_MASK << 8) | 0xff, false);
+	if (imm)
+		emit_alu8_imm(ctx, X86_ALU_ADD, tmp, imm);
+	emit_alu_imm(ctx, X86_ALU_OR, tmp, KEY_FORMAT_CURRENT << 8, false);
+	emit_store(ctx, DST_REG, 0, tmp, false);
+}
+
+/* Does @op read virtual register @vreg? */
+static bool op_reads(const struct bkey_plan_op *op, unsigned int vreg)
+{
+	switch (op->code) {
+	case BKEY_PLAN_FUNNEL:
+		return op->reg == vreg || op->reg2 == vreg;
+	case BKEY_PLAN_EXTRACT:
+	case BKEY_PLAN_ADD:
+	case BKEY_PLAN_STORE:
+		return op->reg == vreg;
+	default:
+		return false;
+	}
+}
+
+/* Is the value of virtual register @vreg dead after op @idx? */
+static bool vreg_dead_after(const struct bkey_plan *plan, unsigned int idx,
+			    unsigned int vreg)
+{
+	unsigned int i;
+
+	for (i = idx + 1; i < plan->nr_ops; i++) {
+		const struct bkey_plan_op *op = &plan->ops[i];
+
+		if (op_reads(op, vreg))
+			return false;
+		if (op->code == BKEY_PLAN_LOAD && op->reg == vreg)
+			return true;
+	}
+	return true;
+}
+
+/*
+ * A temporary for HEADER: the first mapped register whose value is dead
+ * after op @idx (in practice rax, the header comes first), else r11.
+ */
+static enum x86_reg header_tmp(const struct bkey_plan *plan, unsigned int idx)
+{
+	unsigned int v;
+
+	for (v = 0; v < BKEY_PLAN_NR_REGS; v++)
+		if (vreg_dead_after(plan, idx, v))
+			return vreg_map[v];
+	return X86_TMP;
+}
+
+/*
+ * EXTRACT: r = (r >> shift) & mask(width). With a size of 4 the value is
+ * known to fit 32 bits, so a width reaching past bit 31 is clipped; a
+ * result that fits in bits 0..31 of the source allows 32-bit operations
+ * (no REX.W) even for size 8 since they zero-extend.
+ */
+static void emit_extract(struct jit_ctx *ctx, const struct bkey_plan_op *op)
+{
+	enum x86_reg reg = vreg_map[op->reg];
+	unsigned int bits = op->size * 8;
+	unsigned int width = min_t(unsigned int, op->width, bits - op->shift);
+	bool is64 = op->shift + width > 32;
+
+	if (!op->mask || width == bits - op->shift) {
+		/* Nothing above the field: a plain shift is enough. */
+		if (op->shift)
+			emit_shift_imm(ctx, X86_SHIFT_SHR, reg, op->shift, is64);
+		return;
+	}
+
+	if (width > 32) {
+		/* Field to the top, then down: two ops and no immediate. */
+		emit_shift_imm(ctx, X86_SHIFT_SHL, reg, 64 - op->shift - width,
+			       true);
+		emit_shift_imm(ctx, X86_SHIFT_SHR, reg, 64 - width, true);
+		return;
+	}
+
+	if (op->shift)
+		emit_shift_imm(ctx, X86_SHIFT_SHR, reg, op->shift, is64);
+	emit_mask(ctx, reg, width);
+}
+
+/*
+ * FUNNEL: a 128-bit shift of (hi:lo), then the mask. Always 64-bit and
+ * always masked: the plan's mask flag is only defined for EXTRACT, and the
+ * bits shifted in from the high word are not known to be zero.
+ */
+static void emit_funnel(struct jit_ctx *ctx, const struct bkey_plan_op *op)
+{
+	enum x86_reg reg = vreg_map[op->reg];
+
+	emit_shrd(ctx, reg, vreg_map[op->reg2], op->shift);
+	emit_mask(ctx, reg, op->width);
+}
+
+/* ADD modulo 2^(8 * size), as the shortest add/sub of an immediate. */
+static void emit_add(struct jit_ctx *ctx, const struct bkey_plan_op *op)
+{
+	enum x86_reg reg = vreg_map[op->reg];
+	bool is64 = op->size == 8;
+	s64 imm = is64 ? (s64)op->imm : (s32)(u32)op->imm;
+	/* Negated without signed overflow: S64_MIN stays S64_MIN. */
+	s64 neg = (s64)(0 - (u64)imm);
+
+	if (!imm)
+		return;
+
+	if (x86_fits_s32(imm) && (x86_fits_s8(imm) || !x86_fits_s8(neg))) {
+		emit_alu_imm(ctx, X86_ALU_ADD, reg, imm, is64);
+	} else if (x86_fits_s32(neg)) {
+		/*
+		 * 128 needs an imm32 to add but only an imm8 to subtract its
+		 * negation; 2^31 does not fit a simm32 but its negation does.
+		 */
+		emit_alu_imm(ctx, X86_ALU_SUB, reg, neg, is64);
+	} else {
+		emit_mov_imm64(ctx, X86_TMP, op->imm);
+		emit_add_rr64(ctx, reg, X86_TMP);
+	}
+}
+
+static void emit_store_imm(struct jit_ctx *ctx, const struct bkey_plan_op *op)
+{
+	if (op->size == 4 || x86_fits_s32((s64)op->imm)) {
+		emit_store_imm32(ctx, DST_REG, op->off, (u32)op->imm,
+				 op->size == 8);
+		return;
+	}
+	emit_mov_imm64(ctx, X86_TMP, op->imm);
+	emit_store(ctx, DST_REG, op->off, X86_TMP, true);
+}
+
+/*
+ * kCFI preamble (hash in a "mov eax, imm32" that is never executed, the
+ * caller reads it before the entry), padded to the 16 bytes of the
+ * CONFIG_CALL_PADDING layout when asked, then ENDBR64 at the entry for IBT.
+ */
+static void build_prologue(struct jit_ctx *ctx)
+{
+	const struct bkey_jit_emit_opts *opts = ctx->opts;
+
+	if (opts->cfi) {
+		INSN_START();
+
+		EMIT1_off32(0xb8 | X86_RAX, opts->cfi_hash);
+		emit(ctx, insn);
+		if (opts->cfi_padding)
+			while (!ctx->err && ctx->len < KCFI_PADDED_PREAMBLE)
+				emit_byte_insn(ctx, 0x90);
+	}
+
+	ctx->entry = ctx->len;
+	ctx->entry_insns = ctx->nr_insns;
+
+	if (opts->endbr)
+		emit_endbr64(ctx);
+}
+
+/* The return: the return thunk, or ret plus int3 against SLS. */
+static void build_epilogue(struct jit_ctx *ctx)
+{
+	if (ctx->opts->return_thunk) {
+		emit_jmp_abs(ctx, ctx->opts->return_thunk);
+	} else {
+		emit_byte_insn(ctx, 0xc3);
+		emit_byte_insn(ctx, 0xcc);
+	}
+}
+
+static bool size_ok(unsigned int size, unsigned int mask)
+{
+	return size <= 8 && (mask & size) && !(size & (size - 1));
+}
+
+static unsigned int dst_size(const struct bkey_plan *plan)
+{
+	return plan->kind == BKEY_PLAN_UNPACK ? sizeof(struct bkey) :
+						sizeof(struct bpos);
+}
+
+/*
+ * Reject anything the encoders below would get wrong: registers out of
+ * range, shift counts the hardware would reduce modulo 32/64, accesses
+ * outside the 40-byte packed key or the destination.
+ */
+static bool op_valid(const struct bkey_plan *plan, unsigned int idx)
+{
+	const struct bkey_plan_op *op = &plan->ops[idx];
+	bool last = idx + 1 == plan->nr_ops;
+
+	if (op->code != BKEY_PLAN_RET && last)
+		return false;
+
+	switch (op->code) {
+	case BKEY_PLAN_HEADER:
+		return plan->kind == BKEY_PLAN_UNPACK;
+	case BKEY_PLAN_LOAD:
+		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 15) &&
+		       op->off + op->size <= sizeof(struct bkey_packed);
+	case BKEY_PLAN_EXTRACT:
+		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 12) &&
+		       op->shift < op->size * 8 &&
+		       op->width >= 1 && op->width <= 64;
+	case BKEY_PLAN_FUNNEL:
+		return op->reg < BKEY_PLAN_NR_REGS &&
+		       op->reg2 < BKEY_PLAN_NR_REGS && op->reg != op->reg2 &&
+		       size_ok(op->size, 12) &&
+		       op->shift >= 1 && op->shift <= 63 &&
+		       op->width >= 1 && op->width <= 64;
+	case BKEY_PLAN_ADD:
+		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 12);
+	case BKEY_PLAN_STORE:
+		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 12) &&
+		       op->off + op->size <= dst_size(plan);
+	case BKEY_PLAN_STORE_IMM:
+		return size_ok(op->size, 12) &&
+		       op->off + op->size <= dst_size(plan);
+	case BKEY_PLAN_RET:
+		return last;
+	default:
+		return false;
+	}
+}
+
+static void build_op(struct jit_ctx *ctx, unsigned int idx)
+{
+	const struct bkey_plan_op *op = &ctx->plan->ops[idx];
+
+	switch (op->code) {
+	case BKEY_PLAN_HEADER:
+		emit_header(ctx, header_tmp(ctx->plan, idx), (u8)op->imm);
+		break;
+	case BKEY_PLAN_LOAD:
+		emit_load(ctx, vreg_map[op->reg], SRC_REG, op->size, op->off);
+		break;
+	case BKEY_PLAN_EXTRACT:
+		emit_extract(ctx, op);
+		break;
+	case BKEY_PLAN_FUNNEL:
+		emit_funnel(ctx, op);
+		break;
+	case BKEY_PLAN_ADD:
+		emit_add(ctx, op);
+		break;
+	case BKEY_PLAN_STORE:
+		emit_store(ctx, DST_REG, op->off, vreg_map[op->reg],
+			   op->size == 8);
+		break;
+	case BKEY_PLAN_STORE_IMM:
+		emit_store_imm(ctx, op);
+		break;
+	case BKEY_PLAN_RET:
+		build_epilogue(ctx);
+		break;
+	}
+}
+
+static void build_body(struct jit_ctx *ctx)
+{
+	const struct bkey_plan *plan = ctx->plan;
+	unsigned int i;
+
+	if (!plan->nr_ops || plan->nr_ops > BKEY_PLAN_MAX_OPS ||
+	    (plan->kind != BKEY_PLAN_UNPACK &&
+	     plan->kind != BKEY_PLAN_UNPACK_POS)) {
+		ctx->err = -EINVAL;
+		return;
+	}
+
+	for (i = 0; i < plan->nr_ops && !ctx->err; i++) {
+		if (!op_valid(plan, i)) {
+			ctx->err = -EINVAL;
+			return;
+		}
+		build_op(ctx, i);
+	}
+}
+
+/**
+ * bkey_jit_arch_emit - encode a plan as an x86-64 leaf function
+ * @plan:	the plan; validated here, a malformed one gives -EINVAL
+ * @opts:	kCFI preamble, ENDBR64, return thunk; NULL for none
+ * @buf:	BKEY_JIT_MAX_CODE bytes of output, or NULL for a sizing pass
+ * @ip:		address @buf[0] runs at; only the return thunk jump uses it
+ * @out:	length, entry offset and instruction count from the entry
+ *
+ * Nothing is written past BKEY_JIT_MAX_CODE bytes; on error the contents
+ * of @buf are undefined and @out is untouched.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int bkey_jit_arch_emit(const struct bkey_plan *plan,
+		       const struct bkey_jit_emit_opts *opts, u8 *buf,
+		       unsigned long ip, struct bkey_jit_emitted *out)
+{
+	static const struct bkey_jit_emit_opts no_opts;
+	struct jit_ctx ctx = {
+		.buf	= buf,
+		.ip	= ip,
+		.opts	= opts ?: &no_opts,
+		.plan	= plan,
+	};
+
+	build_prologue(&ctx);
+	build_body(&ctx);
+	if (ctx.err)
+		return ctx.err;
+
+	out->len = ctx.len;
+	out->entry = ctx.entry;
+	out->nr_insns = ctx.nr_insns - ctx.entry_insns;
+	return 0;
+}
+
+const char *const bkey_jit_arch_name = "x86-64";
+
+/* int3: a stray jump into free JIT memory traps at once. */
+void bkey_jit_arch_fill_trap(void *area, size_t size)
+{
+	memset(area, 0xcc, size);
+}
