@@ -119,6 +119,24 @@ int bkey_jit_plan_to_text(char *buf, size_t size,
 			  const struct bkey_format *f, bool pos_only);
 void bkey_jit_set_code_cap(long bytes);
 
+/* What bkey_jit_for_each() reports of a cached unpacker. */
+struct bkey_jit_info {
+	unsigned int	refcount;
+	const void	*code;
+	unsigned int	code_len;
+	unsigned int	unpack_insns;
+	unsigned int	pos_insns;
+};
+
+void bkey_jit_for_each(void (*fn)(const struct bkey_jit *j,
+				  const struct bkey_jit_info *info, void *arg),
+		       void *arg);
+
+#ifndef __KERNEL__
+struct bkey_jit_emit_opts;
+void bkey_jit_set_emit_opts(const struct bkey_jit_emit_opts *o);
+#endif
+
 /*
  * bkey_jit_fast: true while the mode is "on". The kernel uses a static key
  * so that the hot path costs a patched jump; userspace reads a variable.

@@ -115,7 +115,23 @@ extern const char *const bkey_jit_arch_name;
 /* Trap instruction pattern used to fill free executable memory. */
 void bkey_jit_arch_fill_trap(void *area, size_t size);
 
-struct printbuf;
+/* Where a field lands: offset and size in struct bkey, offset in bpos. */
+struct bkey_jit_field_dst {
+	u8	off;
+	u8	size;
+	u8	pos_off;
+};
+
+extern const struct bkey_jit_field_dst bkey_jit_field_dst[BKEY_NR_FIELDS];
+
+/* Fields a position-only unpack produces: inode, offset, snapshot. */
+#define BKEY_POS_NR_FIELDS	3
+
+struct bkey_jit;
+
+void bkey_format_field_lsb(const struct bkey_format *f,
+			   unsigned int lsb[BKEY_NR_FIELDS]);
+void bkey_jit_init_generic(struct bkey_jit *j);
 
 int bkey_plan_build(const struct bkey_format *f, enum bkey_plan_kind kind,
 		    struct bkey_plan *plan);
