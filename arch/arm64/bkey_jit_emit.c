@@ -1,0 +1,556 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bkey-jit arm64 backend: encodes a bkey plan as a leaf function
+ *
+ *	void fn(void *dst, const struct bkey_packed *src)
+ *
+ * AAPCS64: x0 = dst, x1 = src. Only the caller-saved temporaries x2..x10
+ * are written, the stack is never touched and x30 is only read by RET, so
+ * there is no frame. x16/x17 (IP0/IP1, used by veneers and PLTs) and x18
+ * (the shadow call stack pointer) are never used.
+ */
+#include "bkey_jit_plan.h"
+#include "bkey_jit_arm64.h"
+
+#define DST_REG		A64_R(0)
+#define SRC_REG		A64_R(1)
+
+/* Virtual plan registers r0..r3. */
+static const u8 vreg_map[BKEY_PLAN_NR_REGS] = {
+	A64_R(2), A64_R(3), A64_R(4), A64_R(5),
+};
+
+/* Scratch for immediates and the key header; never a virtual register. */
+#define TMP0		A64_R(9)
+#define TMP1		A64_R(10)
+
+#define A64_INSN_SIZE	4
+#define A64_MAX_INSNS	(BKEY_JIT_MAX_CODE / A64_INSN_SIZE)
+
+/* Longest move-immediate sequence: MOVZ + 3 MOVK. */
+#define A64_MAX_MOV	4
+
+/* A store whose emission is delayed so that it may pair with the next. */
+struct pending_store {
+	bool		valid;
+	bool		is_imm;
+	u8		reg;		/* A64 register for !is_imm */
+	u8		size;
+	u8		off;
+	u64		imm;		/* truncated to size */
+};
+
+struct jit_ctx {
+	u8			*image;		/* NULL in a sizing pass */
+	int			idx;		/* instructions written */
+	bool			overflow;
+	const struct bkey_plan	*plan;
+	struct pending_store	st;
+};
+
+/*
+ * The only writer of ctx->image. It also counts in a sizing pass and never
+ * writes past BKEY_JIT_MAX_CODE.
+ */
+static void emit(u32 insn, struct jit_ctx *ctx)
+{
+	if (ctx->idx >= A64_MAX_INSNS) {
+		ctx->overflow = true;
+		return;
+	}
+	if (ctx->image)
+		put_unaligned_le32(insn, ctx->image + ctx->idx * A64_INSN_SIZE);
+	ctx->idx++;
+}
+
+static u64 lane_mask(bool is64)
+{
+	return is64 ? U64_MAX : U32_MAX;
+}
+
+/*
+ * Encode @val as an A64 bitmask immediate (N:immr:imms) for an operation of
+ * the given width: a rotated run of ones, replicated in 2, 4, .. 64-bit
+ * elements. Return false if it cannot be encoded.
+ */
+static bool a64_bitmask_imm(u64 val, bool is64, u32 *n, u32 *immr, u32 *imms)
+{
+	unsigned int size = 64, ones = 0, rot, i;
+	u64 emask, elt;
+
+	if (!is64) {
+		val &= U32_MAX;
+		val |= val << 32;
+	}
+	if (!val || val == U64_MAX)
+		return false;
+
+	/* The smallest element the value is a replication of. */
+	while (size > 2) {
+		unsigned int half = size / 2;
+		u64 hmask = (1ULL << half) - 1;
+
+		if ((val & hmask) != ((val >> half) & hmask))
+			break;
+		size = half;
+	}
+	emask = size == 64 ? U64_MAX : (1ULL << size) - 1;
+	elt = val & emask;
+	for (i = 0; i < size; i++)
+		ones += (elt >> i) & 1;
+
+	/* Find rot such that elt rotated right by rot is 0..01..1. */
+	for (rot = 0; rot < size; rot++) {
+		u64 r = rot ? ((elt >> rot) | (elt << (size - rot))) & emask
+			    : elt;
+
+		if (r == (1ULL << ones) - 1)
+			break;
+	}
+	if (rot == size)
+		return false;
+
+	/* The decoder rotates the run right by immr: immr = -rot mod size. */
+	*n = size == 64;
+	*immr = (size - rot) & (size - 1);
+	*imms = ((~(size - 1) << 1) & 0x3f) | (ones - 1);
+	return true;
+}
+
+/* A one-instruction ORR Rd, ZR, #val, or 0 if val is no bitmask immediate. */
+static u32 a64_mov_bitmask(bool is64, u8 rd, u64 val)
+{
+	u32 n, immr, imms;
+
+	if (!a64_bitmask_imm(val, is64, &n, &immr, &imms))
+		return 0;
+	return A64_ORR_I(is64, rd, A64_ZR, n, immr, imms);
+}
+
+/*
+ * The shortest sequence of MOVZ/MOVN/MOVK/ORR (bitmask) that sets @rd to
+ * @val (the low 32 bits in a W register when !is64). Return its length.
+ */
+static int a64_mov_seq(bool is64, u8 rd, u64 val, u32 insns[A64_MAX_MOV])
+{
+	int lanes = is64 ? 4 : 2, nzero = 0, nones = 0, nr = 0, i, j;
+	u16 hw[4];
+	bool inv;
+	u32 bm;
+
+	val &= lane_mask(is64);
+	for (i = 0; i < lanes; i++) {
+		hw[i] = val >> (16 * i);
+		nzero += hw[i] != 0;
+		nones += hw[i] != 0xffff;
+	}
+
+	/* One instruction: ORR with a bitmask immediate (or MOVZ/MOVN below). */
+	if (nzero > 1 && nones > 1) {
+		bm = a64_mov_bitmask(is64, rd, val);
+		if (bm) {
+			insns[0] = bm;
+			return 1;
+		}
+	}
+
+	/*
+	 * ORR of a bitmask differing from @val in one lane, then MOVK: two
+	 * instructions, worth it when MOVZ/MOVN need three or four.
+	 */
+	if (is64 && nzero > 2 && nones > 2) {
+		for (i = 0; i < lanes; i++) {
+			for (j = -2; j < lanes; j++) {
+				u64 fill, cand;
+
+				if (j == i)
+					continue;
+				fill = j == -2 ? 0 : j == -1 ? 0xffff : hw[j];
+				cand = (val & ~(0xffffULL << (16 * i))) |
+				       (fill << (16 * i));
+				bm = a64_mov_bitmask(true, rd, cand);
+				if (bm) {
+					insns[0] = bm;
+					insns[1] = A64_MOVK(1, rd, hw[i], i);
+					return 2;
+				}
+			}
+		}
+	}
+
+	/* MOVN when more lanes are all-ones than all-zeroes. */
+	inv = nones < nzero;
+	for (i = 0; i < lanes; i++) {
+		if (hw[i] == (inv ? 0xffff : 0))
+			continue;
+		if (!nr)
+			insns[nr++] = inv ? A64_MOVN(is64, rd, (u16)~hw[i], i)
+					  : A64_MOVZ(is64, rd, hw[i], i);
+		else
+			insns[nr++] = A64_MOVK(is64, rd, hw[i], i);
+	}
+	if (!nr)	/* val is 0 or all-ones */
+		insns[nr++] = inv ? A64_MOVN(is64, rd, 0, 0)
+				  : A64_MOVZ(is64, rd, 0, 0);
+	return nr;
+}
+
+static void emit_mov_imm(bool is64, u8 rd, u64 val, struct jit_ctx *ctx)
+{
+	u32 insns[A64_MAX_MOV];
+	int nr = a64_mov_seq(is64, rd, val, insns), i;
+
+	for (i = 0; i < nr; i++)
+		emit(insns[i], ctx);
+}
+
+/* Rd += imm (modulo 2^32 or 2^64) in as few instructions as possible. */
+static void emit_add_imm(bool is64, u8 rd, u64 imm, struct jit_ctx *ctx)
+{
+	u32 insns[A64_MAX_MOV];
+	u64 neg;
+	int nr_pos, nr_neg;
+
+	imm &= lane_mask(is64);
+	neg = -imm & lane_mask(is64);
+	if (!imm)
+		return;
+
+	/* One or two ADD/SUB immediates cover 24 bits. */
+	if (imm < (1 << 24) || neg < (1 << 24)) {
+		bool sub = imm >= (1 << 24);
+		u64 v = sub ? neg : imm;
+
+		if (v >> 12)
+			emit(A64_ADDSUB_IMM(is64, sub, rd, rd, v >> 12, 1), ctx);
+		if (v & 0xfff)
+			emit(A64_ADDSUB_IMM(is64, sub, rd, rd, v & 0xfff, 0),
+			     ctx);
+		return;
+	}
+
+	nr_pos = a64_mov_seq(is64, TMP0, imm, insns);
+	nr_neg = a64_mov_seq(is64, TMP0, neg, insns);
+	if (nr_neg < nr_pos) {
+		emit_mov_imm(is64, TMP0, neg, ctx);
+		emit(A64_SUB(is64, rd, rd, TMP0), ctx);
+	} else {
+		emit_mov_imm(is64, TMP0, imm, ctx);
+		emit(A64_ADD(is64, rd, rd, TMP0), ctx);
+	}
+}
+
+/* Rd = (Rd >> shift) & mask(width), with the AND only if @mask. */
+static void emit_extract(u8 rd, unsigned int shift, unsigned int width,
+			 bool mask, struct jit_ctx *ctx)
+{
+	if (!mask || shift + width >= 64) {
+		/* Nothing above shift + width: a plain shift, if any. */
+		if (shift)
+			emit(A64_LSR(1, rd, rd, shift), ctx);
+		return;
+	}
+	/* The 32-bit form zero-extends, so it is exact when the field fits. */
+	emit(A64_UBFX(shift + width <= 32 ? 0 : 1, rd, rd, shift, width), ctx);
+}
+
+/*
+ * DST[0..3] = { (u8)(SRC[0] + imm), (SRC[1] & 0x80) | 1, SRC[2], 0 }:
+ *
+ *	ldur	w9, [x1]
+ *	and	w10, w9, #0xff8000	// needs_whiteout and type, rest 0
+ *	add	w9, w9, #imm		// u64s; the carry is dropped below
+ *	orr	w10, w10, #0x100	// format = KEY_FORMAT_CURRENT
+ *	bfxil	w10, w9, #0, #8		// u64s, wrapped modulo 256
+ *	stur	w10, [x0]
+ */
+static void emit_header(u64 imm, struct jit_ctx *ctx)
+{
+	u32 n, immr, imms;
+
+	imm &= 0xff;
+	emit(A64_LDUR32(TMP0, SRC_REG, 0), ctx);
+	a64_bitmask_imm(0x00ff8000, false, &n, &immr, &imms);
+	emit(A64_AND_I(0, TMP1, TMP0, n, immr, imms), ctx);
+	if (imm)
+		emit(A64_ADD_I(0, TMP0, TMP0, imm), ctx);
+	a64_bitmask_imm(KEY_FORMAT_CURRENT << 8, false, &n, &immr, &imms);
+	emit(A64_ORR_I(0, TMP1, TMP1, n, immr, imms), ctx);
+	emit(A64_BFXIL(0, TMP1, TMP0, 0, 8), ctx);
+	emit(A64_STUR32(TMP1, DST_REG, 0), ctx);
+}
+
+static void emit_load(u8 rt, unsigned int size, unsigned int off,
+		      struct jit_ctx *ctx)
+{
+	switch (size) {
+	case 1:
+		emit(A64_LDURB(rt, SRC_REG, off), ctx);
+		break;
+	case 2:
+		emit(A64_LDURH(rt, SRC_REG, off), ctx);
+		break;
+	case 4:
+		emit(A64_LDUR32(rt, SRC_REG, off), ctx);
+		break;
+	default:
+		emit(A64_LDUR64(rt, SRC_REG, off), ctx);
+		break;
+	}
+}
+
+/* The register holding a pending store's value; immediates are built now. */
+static u8 store_src(const struct pending_store *st, u8 tmp,
+		    struct jit_ctx *ctx)
+{
+	if (!st->is_imm)
+		return st->reg;
+	if (!st->imm)
+		return A64_ZR;
+	emit_mov_imm(st->size == 8, tmp, st->imm, ctx);
+	return tmp;
+}
+
+static void flush_store(struct jit_ctx *ctx)
+{
+	struct pending_store *st = &ctx->st;
+	u8 rt;
+
+	if (!st->valid)
+		return;
+	st->valid = false;
+	rt = store_src(st, TMP0, ctx);
+	if (st->size == 8)
+		emit(A64_STUR64(rt, DST_REG, st->off), ctx);
+	else
+		emit(A64_STUR32(rt, DST_REG, st->off), ctx);
+}
+
+/*
+ * Queue a store. Two stores of the same size to adjacent, naturally aligned
+ * slots become one STP. A store is only held back across register
+ * operations that do not change its value, never across a memory access.
+ */
+static void queue_store(const struct pending_store *next, struct jit_ctx *ctx)
+{
+	struct pending_store *st = &ctx->st;
+	const struct pending_store *lo, *hi;
+	u8 rlo, rhi;
+
+	if (st->valid && st->size == next->size) {
+		lo = st->off < next->off ? st : next;
+		hi = st->off < next->off ? next : st;
+		if (lo->off + lo->size == hi->off && !(lo->off % lo->size)) {
+			st->valid = false;
+			rlo = store_src(lo, TMP0, ctx);
+			if (lo->is_imm && hi->is_imm && lo->imm == hi->imm)
+				rhi = rlo;
+			else
+				rhi = store_src(hi, TMP1, ctx);
+			if (lo->size == 8)
+				emit(A64_STP64(rlo, rhi, DST_REG, lo->off), ctx);
+			else
+				emit(A64_STP32(rlo, rhi, DST_REG, lo->off), ctx);
+			return;
+		}
+	}
+	flush_store(ctx);
+	*st = *next;
+}
+
+/* An op is about to write the A64 register @rd: a pending store of it goes. */
+static void clobber_reg(u8 rd, struct jit_ctx *ctx)
+{
+	if (ctx->st.valid && !ctx->st.is_imm && ctx->st.reg == rd)
+		flush_store(ctx);
+}
+
+/* Check the whole plan before emitting anything. */
+static int validate_plan(const struct bkey_plan *plan)
+{
+	unsigned int dst_size, i;
+
+	switch (plan->kind) {
+	case BKEY_PLAN_UNPACK:
+		dst_size = sizeof(struct bkey);
+		break;
+	case BKEY_PLAN_UNPACK_POS:
+		dst_size = sizeof(struct bpos);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (plan->nr_ops > BKEY_PLAN_MAX_OPS)
+		return -EINVAL;
+
+	for (i = 0; i < plan->nr_ops; i++) {
+		const struct bkey_plan_op *op = &plan->ops[i];
+
+		switch (op->code) {
+		case BKEY_PLAN_HEADER:
+			if (plan->kind != BKEY_PLAN_UNPACK)
+				return -EINVAL;
+			break;
+		case BKEY_PLAN_LOAD:
+			if (op->reg >= BKEY_PLAN_NR_REGS ||
+			    (op->size != 1 && op->size != 2 && op->size != 4 &&
+			     op->size != 8) ||
+			    op->off + op->size > sizeof(struct bkey_packed))
+				return -EINVAL;
+			break;
+		case BKEY_PLAN_EXTRACT:
+			if (op->reg >= BKEY_PLAN_NR_REGS ||
+			    (op->size != 4 && op->size != 8) ||
+			    op->shift > 63 || !op->width || op->width > 64)
+				return -EINVAL;
+			break;
+		case BKEY_PLAN_FUNNEL:
+			if (op->reg >= BKEY_PLAN_NR_REGS ||
+			    op->reg2 >= BKEY_PLAN_NR_REGS ||
+			    (op->size != 4 && op->size != 8) ||
+			    !op->shift || op->shift > 63 ||
+			    !op->width || op->width > 64)
+				return -EINVAL;
+			break;
+		case BKEY_PLAN_ADD:
+			if (op->reg >= BKEY_PLAN_NR_REGS ||
+			    (op->size != 4 && op->size != 8))
+				return -EINVAL;
+			break;
+		case BKEY_PLAN_STORE:
+			if (op->reg >= BKEY_PLAN_NR_REGS)
+				return -EINVAL;
+			fallthrough;
+		case BKEY_PLAN_STORE_IMM:
+			if ((op->size != 4 && op->size != 8) ||
+			    op->off + op->size > dst_size)
+				return -EINVAL;
+			break;
+		case BKEY_PLAN_RET:
+			/* Nothing may follow the return. */
+			if (i + 1 != plan->nr_ops)
+				return -EINVAL;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static void build_prologue(const struct bkey_jit_emit_opts *opts,
+			   struct jit_ctx *ctx)
+{
+	/* arm64 kCFI: the caller checks the type hash at entry - 4. */
+	if (opts->cfi)
+		emit(opts->cfi_hash, ctx);
+	if (opts->bti)
+		emit(A64_BTI_C, ctx);
+}
+
+static void build_body(struct jit_ctx *ctx)
+{
+	const struct bkey_plan *plan = ctx->plan;
+	struct pending_store next;
+	unsigned int i;
+
+	for (i = 0; i < plan->nr_ops; i++) {
+		const struct bkey_plan_op *op = &plan->ops[i];
+		u8 rd = vreg_map[op->reg & (BKEY_PLAN_NR_REGS - 1)];
+
+		switch (op->code) {
+		case BKEY_PLAN_HEADER:
+			flush_store(ctx);
+			emit_header(op->imm, ctx);
+			break;
+		case BKEY_PLAN_LOAD:
+			flush_store(ctx);
+			emit_load(rd, op->size, op->off, ctx);
+			break;
+		case BKEY_PLAN_EXTRACT:
+			clobber_reg(rd, ctx);
+			emit_extract(rd, op->shift, op->width, op->mask, ctx);
+			break;
+		case BKEY_PLAN_FUNNEL: {
+			u8 rhi = vreg_map[op->reg2 & (BKEY_PLAN_NR_REGS - 1)];
+
+			clobber_reg(rd, ctx);
+			if (op->shift + op->width <= 64) {
+				/* All of the field is in the low word. */
+				emit_extract(rd, op->shift, op->width, true, ctx);
+				break;
+			}
+			emit(A64_EXTR(1, rd, rhi, rd, op->shift), ctx);
+			if (op->width < 64)
+				emit(A64_UBFX(op->width <= 32 ? 0 : 1, rd, rd, 0,
+					      op->width), ctx);
+			break;
+		}
+		case BKEY_PLAN_ADD:
+			clobber_reg(rd, ctx);
+			emit_add_imm(op->size == 8, rd, op->imm, ctx);
+			break;
+		case BKEY_PLAN_STORE:
+		case BKEY_PLAN_STORE_IMM:
+			next.valid = true;
+			next.is_imm = op->code == BKEY_PLAN_STORE_IMM;
+			next.reg = rd;
+			next.size = op->size;
+			next.off = op->off;
+			next.imm = op->imm & lane_mask(op->size == 8);
+			queue_store(&next, ctx);
+			break;
+		case BKEY_PLAN_RET:
+			break;
+		}
+	}
+	flush_store(ctx);
+}
+
+static void build_epilogue(struct jit_ctx *ctx)
+{
+	emit(A64_RET(A64_LR), ctx);
+}
+
+int bkey_jit_arch_emit(const struct bkey_plan *plan,
+		       const struct bkey_jit_emit_opts *opts, u8 *buf,
+		       unsigned long ip, struct bkey_jit_emitted *out)
+{
+	static const struct bkey_jit_emit_opts no_opts;
+	struct jit_ctx ctx = { .image = buf, .plan = plan };
+	int entry, ret;
+
+	(void)ip;	/* no pc-relative code */
+	if (!plan || !out)
+		return -EINVAL;
+	if (!opts)
+		opts = &no_opts;
+	ret = validate_plan(plan);
+	if (ret)
+		return ret;
+
+	/* endbr, cfi_padding and return_thunk are x86-only. */
+	build_prologue(opts, &ctx);
+	entry = opts->cfi ? 1 : 0;
+	build_body(&ctx);
+	build_epilogue(&ctx);
+	if (ctx.overflow)
+		return -EINVAL;
+
+	out->len = ctx.idx * A64_INSN_SIZE;
+	out->entry = entry * A64_INSN_SIZE;
+	out->nr_insns = ctx.idx - entry;
+	return 0;
+}
+
+const char *const bkey_jit_arch_name = "arm64";
+
+void bkey_jit_arch_fill_trap(void *area, size_t size)
+{
+	u8 *p = area;
+	size_t i;
+
+	for (i = 0; i + A64_INSN_SIZE <= size; i += A64_INSN_SIZE)
+		put_unaligned_le32(A64_BRK(A64_BRK_FAULT_IMM), p + i);
+	memset(p + i, 0, size - i);
+}
