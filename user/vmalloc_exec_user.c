@@ -24,13 +24,15 @@
 #include "vmalloc_exec.h"
 
 #define GRANULES_PER_PAGE_MAX	(65536 / VMALLOC_EXEC_ALIGN)
+#define GRANULE_CONT		0xffff
 
 struct exec_page {
 	struct exec_page	*next;
 	u8			*addr;		/* the read+exec mapping */
 	off_t			file_off;
 	unsigned int		used;		/* granules in use */
-	u8			busy[GRANULES_PER_PAGE_MAX];	/* 0 free, else run length at start */
+	/* Per granule: 0 free, GRANULE_CONT inside a piece, else the piece's length in granules. */
+	u16			busy[GRANULES_PER_PAGE_MAX];
 };
 
 static DEFINE_MUTEX(exec_lock);
@@ -162,7 +164,7 @@ void *vmalloc_exec_alloc(size_t size)
 	}
 	pg->busy[start] = n;
 	for (i = 1; i < n; i++)
-		pg->busy[start + i] = 1;
+		pg->busy[start + i] = GRANULE_CONT;
 	pg->used += n;
 	exec_stats.bytes_used += n * VMALLOC_EXEC_ALIGN;
 	exec_stats.allocs++;
@@ -209,14 +211,37 @@ static int exec_poke(struct exec_page *pg, size_t off, const void *src,
 	return 0;
 }
 
-/* Bytes of the live allocation starting at @addr, or 0. */
+/* Start granule of the live piece holding @addr, or -1. */
+static int exec_piece_start(struct exec_page *pg, const void *addr)
+{
+	int g = ((const u8 *)addr - pg->addr) / VMALLOC_EXEC_ALIGN;
+
+	while (g > 0 && pg->busy[g] == GRANULE_CONT)
+		g--;
+	return pg->busy[g] && pg->busy[g] != GRANULE_CONT ? g : -1;
+}
+
+/* Bytes of the live piece starting exactly at @addr, or 0. */
 static size_t exec_alloc_len(struct exec_page *pg, const void *addr)
 {
 	size_t off = (const u8 *)addr - pg->addr;
+	int g = exec_piece_start(pg, addr);
 
-	if (off % VMALLOC_EXEC_ALIGN)
+	if (off % VMALLOC_EXEC_ALIGN || g != (int)(off / VMALLOC_EXEC_ALIGN))
 		return 0;
-	return pg->busy[off / VMALLOC_EXEC_ALIGN] * (size_t)VMALLOC_EXEC_ALIGN;
+	return pg->busy[g] * (size_t)VMALLOC_EXEC_ALIGN;
+}
+
+/* Does [@dst, @dst + @len) lie inside one live piece? */
+static bool exec_range_ok(struct exec_page *pg, const void *dst, size_t len)
+{
+	int g = exec_piece_start(pg, dst);
+	const u8 *end;
+
+	if (g < 0)
+		return false;
+	end = pg->addr + (g + pg->busy[g]) * VMALLOC_EXEC_ALIGN;
+	return len <= (size_t)(end - (const u8 *)dst);
 }
 
 /**
@@ -234,7 +259,7 @@ int vmalloc_exec_write(void *dst, const void *src, size_t len)
 
 	mutex_lock(&exec_lock);
 	pg = exec_page_of(dst);
-	if (pg && len <= exec_alloc_len(pg, dst))
+	if (pg && exec_range_ok(pg, dst, len))
 		ret = exec_poke(pg, (u8 *)dst - pg->addr, src, len, false);
 	mutex_unlock(&exec_lock);
 	return ret;

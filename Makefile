@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# bkey-jit userspace build and the project's entry points. The kernel side
+# is built by scripts/kernel-build.sh from a cached Linux 6.12 tree (see
+# mk/kernel.mk); this file builds the same sources as a userspace library.
+
+REPO		:= $(CURDIR)
+BUILD		:= build
+HOST_ARCH	:= $(shell uname -m)
+
+CORE_SRCS	:= bkey_jit.c bkey_jit_plan.c bkey_jit_format.c user/vmalloc_exec_user.c
+HDRS		:= $(wildcard *.h compat/*.h arch/*/*.h)
+CFLAGS_COMMON	:= -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+		   -Wno-missing-field-initializers -I$(REPO) -MMD -MP
+
+# Per-flavour settings: native, arm64 (cross, static, run with qemu), asan.
+native_CC	:= gcc
+native_CFLAGS	:= $(CFLAGS_COMMON)
+native_LDFLAGS	:= -lpthread
+native_ARCH	:= $(if $(filter x86_64,$(HOST_ARCH)),x86,$(if $(filter aarch64,$(HOST_ARCH)),arm64,none))
+native_RUN	:=
+
+arm64_CC	:= aarch64-linux-gnu-gcc
+arm64_CFLAGS	:= $(CFLAGS_COMMON)
+arm64_LDFLAGS	:= -static -lpthread
+arm64_ARCH	:= arm64
+arm64_RUN	:= qemu-aarch64-static
+
+asan_CC		:= gcc
+asan_CFLAGS	:= $(CFLAGS_COMMON) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+asan_LDFLAGS	:= -fsanitize=address,undefined -lpthread
+asan_ARCH	:= $(native_ARCH)
+asan_RUN	:=
+
+FLAVOURS	:= native arm64 asan
+TESTS		:= test_unpack bench
+
+.PHONY: all deps user user-arm64 check check-user bench-user fuzz kunit demo patches clean
+
+all: user
+
+deps:
+	@bash scripts/deps.sh
+
+# build/<flavour>/libbkeyjit.a and build/<flavour>/<test>
+define flavour_rules
+$(1)_OBJS := $$(patsubst %.c,$(BUILD)/$(1)/%.o,$$(CORE_SRCS) arch/$$($(1)_ARCH)/bkey_jit_emit.c)
+
+$(BUILD)/$(1)/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$($(1)_CC) $$($(1)_CFLAGS) -c -o $$@ $$<
+
+$(BUILD)/$(1)/libbkeyjit.a: $$($(1)_OBJS)
+	@rm -f $$@
+	$$(if $$(filter arm64,$(1)),aarch64-linux-gnu-ar,ar) rcs $$@ $$^
+
+$(BUILD)/$(1)/%: $(BUILD)/$(1)/tests/%.o $(BUILD)/$(1)/libbkeyjit.a
+	$$($(1)_CC) -o $$@ $$^ $$($(1)_LDFLAGS)
+
+-include $$(wildcard $(BUILD)/$(1)/*.d $(BUILD)/$(1)/*/*.d $(BUILD)/$(1)/*/*/*.d)
+endef
+$(foreach f,$(FLAVOURS),$(eval $(call flavour_rules,$(f))))
+
+.PRECIOUS: $(BUILD)/%.o $(BUILD)/%.a
+
+user: $(BUILD)/native/libbkeyjit.a
+	@mkdir -p $(BUILD)/user/include/compat
+	@cp $(BUILD)/native/libbkeyjit.a $(BUILD)/user/libbkeyjit.a
+	@cp bkey_jit.h bkey_jit_types.h vmalloc_exec.h $(BUILD)/user/include/
+	@cp compat/bkey_jit_compat.h $(BUILD)/user/include/compat/
+	@echo "built $(BUILD)/user/libbkeyjit.a"
+
+user-arm64: $(BUILD)/arm64/libbkeyjit.a
+
+check-user: $(foreach f,$(FLAVOURS),$(BUILD)/$(f)/test_unpack)
+	@bash scripts/check-user.sh
+
+check:
+	@bash scripts/check.sh
+
+bench-user: $(BUILD)/native/bench $(BUILD)/arm64/bench
+	@bash scripts/bench-user.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(wildcard mk/*.mk)

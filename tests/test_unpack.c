@@ -1,0 +1,641 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Userspace differential tests of bkey-jit: JIT code, the generic C unpack
+ * and an independent bit-at-a-time reference must agree on every byte of
+ * struct bkey (and of struct bpos for the position-only variant), for a
+ * structured set of formats and for random ones; plus refusals, fallback,
+ * the allocator's W^X discipline and cache concurrency.
+ *
+ * usage: test_unpack [--random N] [--keys N] [--seed S] [--dump FILE]
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "bkey_jit.h"
+#include "bkey_jit_plan.h"
+#include "vmalloc_exec.h"
+#include "tests/ref_unpack.h"
+#include "tests/test_util.h"
+
+static const unsigned int field_width[6] = { 64, 64, 32, 32, 32, 64 };
+static unsigned long nr_random_formats = 100000;
+static unsigned int keys_per_format = 48;
+static FILE *dump_file;
+static unsigned long key_checks;
+
+static u64 mask_of(unsigned int bits)
+{
+	return bits ? ~0ULL >> (64 - bits) : 0;
+}
+
+static void format_finish(struct bkey_format *f)
+{
+	unsigned int i, bits = KEY_PACKED_BITS_START;
+
+	f->nr_fields = BKEY_NR_FIELDS;
+	for (i = 0; i < 6; i++)
+		bits += f->bits_per_field[i];
+	f->key_u64s = DIV_ROUND_UP(bits, 64);
+}
+
+/* Largest offset that keeps the field from overflowing, per bcachefs. */
+static u64 max_offset(unsigned int field, unsigned int bits)
+{
+	if (bits == field_width[field])
+		return 0;
+	return mask_of(field_width[field]) - mask_of(bits);
+}
+
+/* Offset classes: 0, small, above S32_MAX, the largest valid. */
+static u64 pick_offset(unsigned int field, unsigned int bits, unsigned int cls)
+{
+	u64 max = max_offset(field, bits);
+
+	switch (cls % 5) {
+	case 0:
+		return 0;
+	case 1:
+		return min(max, (u64)(rng64() & 0xffff));
+	case 2:
+		return min(max, (u64)S32_MAX + 1 + (rng64() & 0xffffff));
+	case 3:
+		return max;
+	default:
+		return max == U64_MAX ? rng64() : rng64() % (max + 1);
+	}
+}
+
+static void key_random(const struct bkey_format *f, struct bkey_packed *k)
+{
+	unsigned int w;
+
+	memset(k, 0, sizeof(*k));
+	for (w = 0; w < f->key_u64s; w++) {
+		u64 v = rng64();
+
+		memcpy((u8 *)k + 8 * w, &v, 8);
+	}
+	/* Poison the words past the key: nothing may read them. */
+	for (; w < 5; w++)
+		memset((u8 *)k + 8 * w, 0xa5, 8);
+}
+
+static void key_from_values(const struct bkey_format *f, struct bkey_packed *k,
+			    unsigned int pattern)
+{
+	u64 val[6];
+	unsigned int i;
+
+	key_random(f, k);
+	for (i = 0; i < 6; i++) {
+		u64 m = mask_of(f->bits_per_field[i]);
+
+		switch (pattern % 4) {
+		case 0: val[i] = 0; break;
+		case 1: val[i] = m; break;
+		case 2: val[i] = m & 0xaaaaaaaaaaaaaaaaULL; break;
+		default: val[i] = m & ~(m >> 1); break;	/* top bit only */
+		}
+	}
+	ref_pack_fields(f, k, val);
+}
+
+/*
+ * For the encoding check: emit the format's two functions again into a
+ * plain buffer and record, from the entry on, the bytes and the
+ * instruction count the emitter claims (tests/check-encoding.py).
+ */
+static void dump_code(const struct bkey_format *f)
+{
+	struct bkey_jit_emit_opts o = { 0 };
+	struct bkey_jit_emitted out;
+	struct bkey_plan plan;
+	u8 buf[BKEY_JIT_MAX_CODE];
+	unsigned int kind;
+
+	for (kind = 0; kind < 2; kind++) {
+		if (bkey_plan_build(f, kind, &plan) ||
+		    bkey_jit_arch_emit(&plan, &o, buf, (unsigned long)buf, &out))
+			return;
+		fprintf(dump_file, "%u %u", out.nr_insns, out.len - out.entry);
+		for (unsigned int i = out.entry; i < out.len; i++)
+			fprintf(dump_file, " %02x", buf[i]);
+		fprintf(dump_file, "\n");
+	}
+}
+
+struct diff_case {
+	struct test_case tc;
+	char fmt[256];
+};
+
+static bool check_key(struct test_case *tc, struct bkey_jit *j,
+		      const struct bkey_packed *k)
+{
+	struct bkey a, b, c, d;
+	struct bpos pa, pb, pc;
+	bool ok;
+
+	memset(&a, 0x11, sizeof(a));
+	memset(&b, 0x22, sizeof(b));
+	memset(&pa, 0x33, sizeof(pa));
+	memset(&pb, 0x44, sizeof(pb));
+	bkey_jit_unpack(j, &a, k);
+	bkey_jit_unpack_generic(j, &b, k);
+	ref_unpack_bits(&j->format, k, &c);
+	d = bch_unpack_key(&j->format, k);
+	bkey_jit_unpack_pos(j, &pa, k);
+	bkey_jit_unpack_pos_generic(j, &pb, k);
+	ref_unpack_pos_bits(&j->format, k, &pc);
+	key_checks++;
+
+	ok = !memcmp(&a, &c, 40) && !memcmp(&b, &c, 40) && !memcmp(&d, &c, 40) &&
+	     !memcmp(&pa, &pc, 20) && !memcmp(&pb, &pc, 20);
+	if (!ok) {
+		char buf[256], plan[2048];
+		unsigned int i;
+
+		bkey_jit_format_to_text(buf, sizeof(buf), &j->format);
+		bkey_jit_plan_to_text(plan, sizeof(plan), &j->format, false);
+		tc_check(tc, 0, "format %s\nkey:", buf);
+		for (i = 0; i < 8 * j->format.key_u64s; i++)
+			fprintf(stderr, " %02x", ((const u8 *)k)[i]);
+		fprintf(stderr, "\njit %d generic %d bch %d pos-jit %d pos-generic %d\nplan:\n%s",
+			!memcmp(&a, &c, 40), !memcmp(&b, &c, 40), !memcmp(&d, &c, 40),
+			!memcmp(&pa, &pc, 20), !memcmp(&pb, &pc, 20), plan);
+		return false;
+	}
+	tc->checks++;
+	return true;
+}
+
+static void check_format(struct test_case *tc, const struct bkey_format *f,
+			 bool want_code)
+{
+	struct bkey_packed k __aligned(8);
+	struct bkey_jit *j = bkey_jit_get(f);
+	unsigned int i;
+
+	if (IS_ERR(j)) {
+		char buf[256];
+
+		bkey_jit_format_to_text(buf, sizeof(buf), f);
+		tc_check(tc, 0, "valid format refused: %s", buf);
+		return;
+	}
+	if (want_code)
+		tc_check(tc, j->unpack && j->unpack_pos,
+			 "no code for a valid format (fallback %u)", j->fallback);
+
+	for (i = 0; i < keys_per_format; i++) {
+		if (i < 4)
+			key_from_values(f, &k, i);
+		else
+			key_random(f, &k);
+		if (!check_key(tc, j, &k))
+			break;
+	}
+	bkey_jit_put(j);
+	if (dump_file && want_code)
+		dump_code(f);
+}
+
+/*
+ * Every field at every width, after 0..63 bits of preceding fields (so
+ * each width meets every bit position within a word, straddles included),
+ * with each offset class.
+ */
+static void test_structured(bool want_code)
+{
+	struct test_case tc = { .name = "differential: structured formats" };
+	unsigned int field, bits, pre, cls;
+	unsigned long nr = 0;
+
+	for (field = 0; field < 6; field++)
+		for (bits = 0; bits <= field_width[field]; bits++)
+			for (pre = 0; pre < (field ? 64 : 1); pre += field ? 3 : 1)
+				for (cls = 0; cls < 2; cls++) {
+					struct bkey_format f = { 0 };
+					unsigned int i, left = pre;
+
+					/* Spread pre bits over earlier fields. */
+					for (i = 0; i < field && left; i++) {
+						unsigned int b = min(left, field_width[i] - 1);
+
+						f.bits_per_field[i] = b;
+						left -= b;
+					}
+					f.bits_per_field[field] = bits;
+					/* Trailing fields: empty or full. */
+					for (i = field + 1; i < 6; i++)
+						f.bits_per_field[i] = cls ? field_width[i] / 2 : 0;
+					for (i = 0; i < 6; i++)
+						f.field_offset[i] = pick_offset(i, f.bits_per_field[i],
+										rng_below(5));
+					format_finish(&f);
+					check_format(&tc, &f, want_code);
+					nr++;
+				}
+
+	/* The unpacked "current" format and the all-zero one. */
+	{
+		struct bkey_format cur = {
+			.bits_per_field = { 64, 64, 32, 32, 32, 64 },
+		};
+		struct bkey_format zero = { 0 };
+
+		format_finish(&cur);
+		format_finish(&zero);
+		check_format(&tc, &cur, want_code);
+		zero.field_offset[0] = 4096;
+		zero.field_offset[2] = U32_MAX;
+		check_format(&tc, &zero, want_code);
+	}
+	printf("# structured: %lu formats\n", nr + 2);
+	tc_end(&tc);
+}
+
+static void random_format(struct bkey_format *f)
+{
+	unsigned int i;
+
+	memset(f, 0, sizeof(*f));
+	for (i = 0; i < 6; i++) {
+		unsigned int r = rng_below(8);
+		unsigned int b;
+
+		if (r < 2)
+			b = 0;
+		else if (r == 2)
+			b = field_width[i];
+		else
+			b = rng_below(field_width[i] + 1);
+		f->bits_per_field[i] = b;
+		f->field_offset[i] = pick_offset(i, b, rng_below(5));
+	}
+	format_finish(f);
+}
+
+static void test_random(bool want_code)
+{
+	struct test_case tc = { .name = "differential: random formats" };
+	unsigned long n;
+
+	for (n = 0; n < nr_random_formats; n++) {
+		struct bkey_format f;
+
+		random_format(&f);
+		check_format(&tc, &f, want_code);
+	}
+	printf("# random: %lu formats\n", nr_random_formats);
+	tc_end(&tc);
+}
+
+/* Every reason bcachefs refuses a format for, and no code for any. */
+static void test_refusals(void)
+{
+	struct test_case tc = { .name = "refusals" };
+	struct bkey_format good = { .bits_per_field = { 20, 30, 0, 10, 0, 0 } };
+	static const struct {
+		int field;		/* -1: whole-format edit */
+		unsigned int bits;
+		u64 offset;
+		int key_u64s_delta;
+		int nr_fields;
+		enum bkey_format_invalid why;
+	} cases[] = {
+		{ -1, 0, 0, 0, 5, BKEY_FORMAT_BAD_NR_FIELDS },
+		{ -1, 0, 0, 0, 7, BKEY_FORMAT_BAD_NR_FIELDS },
+		{ -1, 0, 0, 0, 0, BKEY_FORMAT_BAD_NR_FIELDS },
+		{ 0, 65, 0, 0, 6, BKEY_FORMAT_FIELD_TOO_WIDE },
+		{ 2, 33, 0, 0, 6, BKEY_FORMAT_FIELD_TOO_WIDE },
+		{ 3, 255, 0, 0, 6, BKEY_FORMAT_FIELD_TOO_WIDE },
+		{ 1, 64, 1, 0, 6, BKEY_FORMAT_FIELD_OFFSET_WIDE },
+		{ 4, 32, 7, 0, 6, BKEY_FORMAT_FIELD_OFFSET_WIDE },
+		{ 2, 1, U32_MAX, 0, 6, BKEY_FORMAT_FIELD_OVERFLOWS },
+		{ 2, 0, (u64)U32_MAX + 1, 0, 6, BKEY_FORMAT_FIELD_OVERFLOWS },
+		{ 0, 10, U64_MAX - 1022, 0, 6, BKEY_FORMAT_FIELD_OVERFLOWS },
+		{ 5, 63, (1ULL << 63) + 1, 0, 6, BKEY_FORMAT_FIELD_OVERFLOWS },
+		{ -1, 0, 0, 1, 6, BKEY_FORMAT_BAD_KEY_U64S },
+		{ -1, 0, 0, -1, 6, BKEY_FORMAT_BAD_KEY_U64S },
+		{ -1, 0, 0, 200, 6, BKEY_FORMAT_BAD_KEY_U64S },
+	};
+	struct bkey_jit_stats before, after;
+	unsigned int i;
+
+	format_finish(&good);
+	tc_check(&tc, bkey_format_validate(&good, NULL, 0) == 0, "good refused");
+	bkey_jit_get_stats(&before);
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct bkey_format f = good;
+		struct bkey_plan plan;
+		struct bkey_jit *j;
+		char err[160] = "";
+		int ret;
+
+		if (cases[i].field >= 0) {
+			f.bits_per_field[cases[i].field] = cases[i].bits;
+			f.field_offset[cases[i].field] = cases[i].offset;
+			format_finish(&f);
+		}
+		f.key_u64s += cases[i].key_u64s_delta;
+		f.nr_fields = cases[i].nr_fields;
+
+		ret = bkey_format_validate(&f, err, sizeof(err));
+		tc_check(&tc, ret == -(int)cases[i].why,
+			 "case %u: got %d want %d (%s)", i, ret, -(int)cases[i].why, err);
+		tc_check(&tc, strlen(err) > 10, "case %u: no reason given", i);
+		tc_check(&tc, bkey_plan_build(&f, BKEY_PLAN_UNPACK, &plan) < 0,
+			 "case %u: plan built for a refused format", i);
+		j = bkey_jit_get(&f);
+		tc_check(&tc, IS_ERR(j) && PTR_ERR(j) == -EINVAL,
+			 "case %u: bkey_jit_get did not refuse", i);
+		printf("# refused: %s\n", err);
+	}
+	bkey_jit_get_stats(&after);
+	tc_check(&tc, after.invalid_formats - before.invalid_formats == ARRAY_SIZE(cases),
+		 "invalid_formats counted %ld", after.invalid_formats - before.invalid_formats);
+	tc_check(&tc, after.compiles == before.compiles, "code compiled for a refused format");
+	tc_end(&tc);
+}
+
+static void check_some_keys(struct test_case *tc, struct bkey_jit *j, unsigned int n)
+{
+	struct bkey_packed k __aligned(8);
+
+	while (n--) {
+		key_random(&j->format, &k);
+		check_key(tc, j, &k);
+	}
+}
+
+/* Modes, allocation failure, the cap and malformed keys: same bytes. */
+static void test_fallback(void)
+{
+	struct test_case tc = { .name = "fallback" };
+	struct bkey_format f = { .bits_per_field = { 13, 41, 7, 16, 0, 3 } };
+	struct bkey_jit_stats s0, s1;
+	struct bkey_packed k __aligned(8);
+	struct bkey out;
+	struct bkey_jit *j;
+
+	format_finish(&f);
+	f.field_offset[0] = 77;
+
+	bkey_jit_get_stats(&s0);
+	bkey_jit_set_mode(BKEY_JIT_MODE_OFF);
+	j = bkey_jit_get(&f);
+	check_some_keys(&tc, j, 100);
+	bkey_jit_set_mode(BKEY_JIT_MODE_VERIFY);
+	check_some_keys(&tc, j, 100);
+	bkey_jit_set_mode(BKEY_JIT_MODE_ON);
+	bkey_jit_get_stats(&s1);
+	if (bkey_jit_arch_name)
+		tc_check(&tc, s1.jit_unpacks - s0.jit_unpacks == 200,
+			 "verify counted %ld jit unpacks", s1.jit_unpacks - s0.jit_unpacks);
+	tc_check(&tc, s1.verify_mismatches == 0, "verify mismatches");
+	tc_check(&tc, s1.fallbacks[BKEY_JIT_FALLBACK_MODE_OFF] -
+		 s0.fallbacks[BKEY_JIT_FALLBACK_MODE_OFF] == 200,
+		 "mode off counted %ld", s1.fallbacks[BKEY_JIT_FALLBACK_MODE_OFF] -
+		 s0.fallbacks[BKEY_JIT_FALLBACK_MODE_OFF]);
+
+	/* A key shorter than its format, or with a non-local format. */
+	key_random(&f, &k);
+	k.u64s = f.key_u64s - 1;
+	tc_check(&tc, bkey_jit_unpack_checked(j, &out, &k) == -EINVAL, "short key");
+	k.u64s = f.key_u64s;
+	k.format = 0;
+	tc_check(&tc, bkey_jit_unpack_checked(j, &out, &k) == 0, "good key");
+	k.format = 1;
+	tc_check(&tc, bkey_jit_unpack_checked(j, &out, &k) == -EINVAL, "packed-format key");
+	bkey_jit_put(j);
+
+	/* Injected allocation failure: generic, correct, counted. */
+	f.field_offset[0] = 78;
+	bkey_jit_get_stats(&s0);
+	vmalloc_exec_fail_next(1);
+	j = bkey_jit_get(&f);
+	tc_check(&tc, !IS_ERR(j) && !j->unpack, "code despite allocation failure");
+	if (bkey_jit_arch_name)
+		tc_check(&tc, j->fallback == BKEY_JIT_FALLBACK_NOMEM, "reason %u", j->fallback);
+	check_some_keys(&tc, j, 100);
+	bkey_jit_put(j);
+
+	/* The cap: nothing fits in 16 bytes. */
+	f.field_offset[0] = 79;
+	bkey_jit_set_code_cap(16);
+	j = bkey_jit_get(&f);
+	tc_check(&tc, !j->unpack, "code despite the cap");
+	if (bkey_jit_arch_name)
+		tc_check(&tc, j->fallback == BKEY_JIT_FALLBACK_CAP, "reason %u", j->fallback);
+	check_some_keys(&tc, j, 100);
+	bkey_jit_put(j);
+	bkey_jit_set_code_cap(0);
+	bkey_jit_get_stats(&s1);
+	if (bkey_jit_arch_name)
+		tc_check(&tc, s1.fallbacks[BKEY_JIT_FALLBACK_NOMEM] > s0.fallbacks[BKEY_JIT_FALLBACK_NOMEM] &&
+			 s1.fallbacks[BKEY_JIT_FALLBACK_CAP] > s0.fallbacks[BKEY_JIT_FALLBACK_CAP],
+			 "fallback reasons not counted");
+
+	/* The placeholder unpacks the current format. */
+	j = bkey_jit_generic();
+	check_some_keys(&tc, j, 100);
+	bkey_jit_put(j);
+	tc_end(&tc);
+}
+
+/* Cache: dedup and refcounts, and the allocator's accounting. */
+static void test_cache(void)
+{
+	struct test_case tc = { .name = "cache dedup and refcount" };
+	struct bkey_format f = { .bits_per_field = { 3, 5, 7, 11, 13, 17 } };
+	struct bkey_jit *a, *b;
+	struct bkey_jit_stats s;
+	struct vmalloc_exec_stats v;
+
+	format_finish(&f);
+	a = bkey_jit_get(&f);
+	b = bkey_jit_get(&f);
+	tc_check(&tc, a == b, "same format, two unpackers");
+	f.field_offset[1] = 1;
+	b = bkey_jit_get(&f);
+	tc_check(&tc, a != b, "different formats share an unpacker");
+	bkey_jit_put(b);
+	bkey_jit_put(a);
+	bkey_jit_get_stats(&s);
+	tc_check(&tc, s.formats == 1, "formats %ld after puts", s.formats);
+	bkey_jit_put(a);
+	bkey_jit_get_stats(&s);
+	vmalloc_exec_get_stats(&v);
+	tc_check(&tc, s.formats == 0 && s.code_bytes == 0, "leak: %ld formats %ld bytes",
+		 s.formats, s.code_bytes);
+	tc_check(&tc, v.bytes_used == 0 && v.pages == 0, "allocator leak: %lu bytes %lu pages",
+		 v.bytes_used, v.pages);
+	tc_end(&tc);
+}
+
+/* No mapping of this process is ever writable and executable. */
+static bool no_wx_mappings(void)
+{
+	FILE *m = fopen("/proc/self/maps", "r");
+	char line[512];
+	bool ok = true;
+
+	if (!m)
+		return false;
+	while (fgets(line, sizeof(line), m)) {
+		char perms[8];
+
+		if (sscanf(line, "%*s %7s", perms) == 1 &&
+		    perms[1] == 'w' && perms[2] == 'x')
+			ok = false;
+	}
+	fclose(m);
+	return ok;
+}
+
+static void test_allocator(void)
+{
+	struct test_case tc = { .name = "allocator W^X, trap fill, reuse" };
+	static const u8 code[3] = { 1, 2, 3 };
+	struct vmalloc_exec_stats st;
+	u8 trap[16];
+	u8 *a, *b, *c;
+
+	bkey_jit_arch_fill_trap(trap, sizeof(trap));
+	a = vmalloc_exec_alloc(40);
+	b = vmalloc_exec_alloc(40);
+	tc_check(&tc, a && b && (unsigned long)a % VMALLOC_EXEC_ALIGN == 0, "alloc");
+	tc_check(&tc, ((unsigned long)a ^ (unsigned long)b) < 4096, "two pieces, one page");
+	tc_check(&tc, !memcmp(a, trap, 16), "fresh space is not trap-filled");
+	tc_check(&tc, no_wx_mappings(), "a W+X mapping exists");
+	tc_check(&tc, vmalloc_exec_write(a, code, 3) == 0 && !memcmp(a, code, 3), "write");
+	tc_check(&tc, vmalloc_exec_write(a + 40, code, 16) == -EINVAL, "write past the piece");
+	tc_check(&tc, vmalloc_exec_write(trap, code, 1) == -EINVAL, "write outside");
+	tc_check(&tc, no_wx_mappings(), "a W+X mapping exists after a write");
+	vmalloc_exec_free(a);
+	tc_check(&tc, !memcmp(b - 48, trap, 16) || !memcmp(a, trap, 16), "freed space not trapped");
+	c = vmalloc_exec_alloc(40);
+	tc_check(&tc, c == a, "freed space not reused");
+	vmalloc_exec_set_cap(64);
+	tc_check(&tc, !vmalloc_exec_alloc(40), "cap not enforced");
+	vmalloc_exec_set_cap(0);
+	vmalloc_exec_free(b);
+	vmalloc_exec_free(c);
+	vmalloc_exec_get_stats(&st);
+	tc_check(&tc, st.bytes_used == 0 && st.pages == 0, "leak");
+	tc_end(&tc);
+}
+
+/* Eight threads get, unpack and put a small pool of formats at once. */
+#define NR_THREADS	8
+static struct bkey_format pool[16];
+
+static void *cache_thread(void *arg)
+{
+	struct test_case *tc = arg;
+	struct test_case local = { .name = tc->name };
+	struct bkey_packed k __aligned(8);
+	unsigned int i, n;
+
+	for (i = 0; i < 3000; i++) {
+		struct bkey_jit *j = bkey_jit_get(&pool[(i * 7 + (unsigned long)pthread_self()) % 16]);
+		struct bkey a, c;
+
+		for (n = 0; n < 8; n++) {
+			memset(&k, i + n, sizeof(k));
+			bkey_jit_unpack(j, &a, &k);
+			ref_unpack_bits(&j->format, &k, &c);
+			local.checks++;
+			if (memcmp(&a, &c, 40))
+				local.failures++;
+		}
+		bkey_jit_put(j);
+	}
+	__atomic_add_fetch(&tc->checks, local.checks, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&tc->failures, local.failures, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static void test_concurrency(void)
+{
+	struct test_case tc = { .name = "cache concurrency (8 threads)" };
+	pthread_t t[NR_THREADS];
+	struct bkey_jit_stats s;
+	unsigned int i;
+
+	for (i = 0; i < 16; i++)
+		random_format(&pool[i]);
+	for (i = 0; i < NR_THREADS; i++)
+		pthread_create(&t[i], NULL, cache_thread, &tc);
+	for (i = 0; i < NR_THREADS; i++)
+		pthread_join(t[i], NULL);
+	bkey_jit_get_stats(&s);
+	tc_check(&tc, s.formats == 0, "leaked %ld formats", s.formats);
+	tc_end(&tc);
+}
+
+/* Security options through the whole pipeline. */
+static void test_options(void)
+{
+	struct test_case tc = { .name = "emitter options through the cache" };
+	struct bkey_jit_emit_opts o;
+	unsigned int mode;
+
+	for (mode = 0; mode < 16; mode++) {
+		struct bkey_format f;
+		struct bkey_jit *j;
+
+		memset(&o, 0, sizeof(o));
+		o.endbr = mode & 1;
+		o.bti = mode & 1;
+		o.cfi = mode & 2;
+		o.cfi_padding = mode & 4;
+		o.cfi_hash = 0x12345678 + mode;
+		bkey_jit_set_emit_opts(&o);
+		random_format(&f);
+		j = bkey_jit_get(&f);
+		check_some_keys(&tc, j, 200);
+		bkey_jit_put(j);
+	}
+	memset(&o, 0, sizeof(o));
+	bkey_jit_set_emit_opts(&o);
+	tc_end(&tc);
+}
+
+int main(int argc, char **argv)
+{
+	bool want_code;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--random") && i + 1 < argc)
+			nr_random_formats = strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--keys") && i + 1 < argc)
+			keys_per_format = strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+			rng_state = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--dump") && i + 1 < argc)
+			dump_file = fopen(argv[++i], "w");
+	}
+	want_code = bkey_jit_arch_name != NULL;
+	printf("# bkey-jit userspace tests, backend %s, seed %#llx\n",
+	       want_code ? bkey_jit_arch_name : "none (generic only)",
+	       (unsigned long long)rng_state);
+
+	test_refusals();
+	test_allocator();
+	test_cache();
+	test_fallback();
+	test_options();
+	test_concurrency();
+	test_structured(want_code);
+	test_random(want_code);
+	printf("# %lu key checks (JIT, generic, bcachefs algorithm, bit reference; full and position)\n",
+	       key_checks);
+	return tests_summary();
+}
