@@ -688,55 +688,63 @@ static void p_store_src(struct bkey_plan *p, const struct st_src *s, int size,
 		p_store(p, s->reg, size, off);
 }
 
+static const struct st_src pair_srcs[] = {
+	{ false, 0, 0 }, { false, 1, 0 }, { true, 0, 0 },
+	{ true, 0, 0x1234 }, { true, 0, 0x123456789abcdef0ULL },
+	{ true, 0, -1ULL },
+};
+
+/* Two stores, with @mid selecting what comes between them. */
+static void pair_case(unsigned int size, unsigned int a, unsigned int b,
+		      unsigned int offa, unsigned int mid)
+{
+	unsigned int offb = (offa + size) % (40 - size + 4);
+	struct bkey_plan p;
+	char name[96];
+	int pairable;
+
+	if (rnd() & 1)
+		offb = rnd() % (41 - size);
+	if (offb == offa || (offb < offa + size && offa < offb + size))
+		return;
+	plan_init(&p, BKEY_PLAN_UNPACK);
+	p_load(&p, 0, 8, 0);
+	p_load(&p, 1, 8, 13);
+	p_store_src(&p, &pair_srcs[a], size, offa);
+	switch (mid) {
+	case 1:	/* ALU op on another register: still pairs */
+		p_add(&p, 2, 8, 0x123456789ULL);
+		p_extract(&p, 3, 8, 3, 7, true);
+		break;
+	case 2:	/* clobbers reg 0: the first store goes first */
+		p_extract(&p, 0, 8, 5, 9, true);
+		p_add(&p, 0, 8, 77);
+		break;
+	case 3:	/* a load in between: never reordered */
+		p_load(&p, 2, 4, 9);
+		break;
+	}
+	p_store_src(&p, &pair_srcs[b], size, offb);
+	p_ret(&p);
+	pairable = (offb == offa + size && !(offa % size)) ||
+		   (offa == offb + size && !(offb % size));
+	snprintf(name, sizeof(name), "pair%u-%u-%u-@%u-@%u-mid%u%s",
+		 size, a, b, offa, offb, mid, pairable ? "-stp" : "");
+	run_plan(name, &p, NULL, 4, -1);
+}
+
 /* Pairs of stores, with and without ALU ops between them, for STP. */
 static void test_store_pairs(void)
 {
-	static const struct st_src srcs[] = {
-		{ false, 0, 0 }, { false, 1, 0 }, { true, 0, 0 },
-		{ true, 0, 0x1234 }, { true, 0, 0x123456789abcdef0ULL },
-		{ true, 0, -1ULL },
-	};
+	unsigned int a, b, size, offa, mid;
 	struct bkey_plan p;
-	char name[96];
-	unsigned int a, b, size, offa, offb, mid;
 
 	for (size = 4; size <= 8; size += 4)
-	for (a = 0; a < ARRAY_SIZE(srcs); a++)
-	for (b = 0; b < ARRAY_SIZE(srcs); b++)
-	for (offa = 0; offa + size <= 40; offa += 4)
-	for (mid = 0; mid < 4; mid++) {
-		int pairable;
-
-		offb = (offa + size) % (40 - size + 4);
-		if (rnd() & 1)
-			offb = rnd() % (41 - size);
-		if (offb == offa || (offb < offa + size && offa < offb + size))
-			continue;
-		plan_init(&p, BKEY_PLAN_UNPACK);
-		p_load(&p, 0, 8, 0);
-		p_load(&p, 1, 8, 13);
-		p_store_src(&p, &srcs[a], size, offa);
-		switch (mid) {
-		case 1:	/* ALU op on another register: still pairs */
-			p_add(&p, 2, 8, 0x123456789ULL);
-			p_extract(&p, 3, 8, 3, 7, true);
-			break;
-		case 2:	/* clobbers reg 0: the first store goes first */
-			p_extract(&p, 0, 8, 5, 9, true);
-			p_add(&p, 0, 8, 77);
-			break;
-		case 3:	/* a load in between: never reordered */
-			p_load(&p, 2, 4, 9);
-			break;
-		}
-		p_store_src(&p, &srcs[b], size, offb);
-		p_ret(&p);
-		pairable = (offb == offa + size && !(offa % size)) ||
-			   (offa == offb + size && !(offb % size));
-		snprintf(name, sizeof(name), "pair%u-%u-%u-@%u-@%u-mid%u%s",
-			 size, a, b, offa, offb, mid, pairable ? "-stp" : "");
-		run_plan(name, &p, NULL, 4, -1);
-	}
+		for (a = 0; a < ARRAY_SIZE(pair_srcs); a++)
+			for (b = 0; b < ARRAY_SIZE(pair_srcs); b++)
+				for (offa = 0; offa + size <= 40; offa += 4)
+					for (mid = 0; mid < 4; mid++)
+						pair_case(size, a, b, offa, mid);
 
 	/* Exact counts for the common cases. */
 	plan_init(&p, BKEY_PLAN_UNPACK);
@@ -886,10 +894,19 @@ static void expect_einval(const char *name, const struct bkey_plan *p)
 		}
 }
 
+/* Valid ops, but more code than BKEY_JIT_MAX_CODE. */
+static void too_long_plan(struct bkey_plan *p)
+{
+	int i;
+
+	for (i = 0; i < 16; i++)
+		p_store_imm(p, 8, 8 * (i % 5), 0x123456789abcdef0ULL + i);
+	p_ret(p);
+}
+
 static void test_malformed(void)
 {
 	struct bkey_plan p;
-	int i;
 
 #define BAD(name, ...) do {				\
 		plan_init(&p, BKEY_PLAN_UNPACK);	\
@@ -925,10 +942,7 @@ static void test_malformed(void)
 	    p_ret(&p));
 	BAD("op-after-ret", p_ret(&p); p_store_imm(&p, 4, 0, 0));
 	BAD("too-many-ops", p.nr_ops = BKEY_PLAN_MAX_OPS + 1);
-	/* Valid ops, but more code than BKEY_JIT_MAX_CODE. */
-	BAD("too-long", for (i = 0; i < 16; i++)
-		p_store_imm(&p, 8, 8 * (i % 5), 0x123456789abcdef0ULL + i);
-	    p_ret(&p));
+	BAD("too-long", too_long_plan(&p));
 #undef BAD
 
 	check(bkey_jit_arch_emit(NULL, &opts_none, NULL, 0, NULL) == -EINVAL,
