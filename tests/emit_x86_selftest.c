@@ -1132,9 +1132,8 @@ static void test_objdump(void)
 		if (strstr(mnem, "(bad)"))
 			bad[f] = true;
 	}
-	if (pclose(fp)) {
+	if (pclose(fp))
 		fail("objdump failed");
-	}
 	unlink(path);
 
 	for (f = 0; f < nr_fns; f++) {
