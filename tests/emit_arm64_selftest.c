@@ -410,6 +410,48 @@ static void test_loads(void)
 	}
 }
 
+/* Expected instruction counts, mirroring the emitter's choices. */
+static int lsz_for(int bits)
+{
+	return bits <= 8 ? 1 : bits <= 16 ? 2 : bits <= 32 ? 4 :
+	       bits <= 64 ? 8 : 0;
+}
+
+static int cost_extract(int shift, int width, bool mask)
+{
+	return (!mask || shift + width >= 64) ? !!shift : 1;
+}
+
+/* LOAD ldsize; EXTRACT: a byte-aligned field is one narrower load. */
+static int cost_load_extract(int ldsize, int shift, int width, bool mask)
+{
+	int byte = shift / 8, bits, n;
+
+	if (shift % 8 == 0 && byte < ldsize) {
+		bits = min(width, ldsize * 8 - shift);
+		n = lsz_for(bits);
+		if (byte + n <= ldsize && (!mask || n * 8 == bits))
+			return 1;
+	}
+	return 1 + cost_extract(shift, width, mask);
+}
+
+/* LOAD lo; LOAD hi; FUNNEL: one load (+ UBFX) for contiguous words. */
+static int cost_funnel(int lo_off, int hi_off, int hi_size, int shift,
+		       int width, bool hi_live)
+{
+	int end = 64 + hi_size * 8, bits, n;
+
+	if (hi_off == lo_off + 8 && !hi_live) {
+		bits = min(width, end - shift);
+		n = lsz_for(shift % 8 + bits);
+		if (n && (shift / 8) * 8 + n * 8 <= end)
+			return 1 + ((shift % 8 || n * 8 != bits) ?
+				    cost_extract(shift % 8, bits, true) : 0);
+	}
+	return 2 + (shift + width <= 64 ? 1 : width < 64 ? 2 : 1);
+}
+
 static void test_extract(void)
 {
 	struct bkey_plan p;
@@ -422,7 +464,6 @@ static void test_extract(void)
 			int reg = (shift + width) % 4, e;
 
 			/* Masked */
-			e = end >= 64 ? !!shift : 1;
 			plan_init(&p, BKEY_PLAN_UNPACK);
 			p_load(&p, reg, 8, rnd() % 33);
 			p_extract(&p, reg, size, shift, width, true);
@@ -430,7 +471,8 @@ static void test_extract(void)
 			p_ret(&p);
 			snprintf(name, sizeof(name), "extract-mask-%d-%d", shift,
 				 width);
-			run_plan(name, &p, NULL, 6, 2 + e);
+			run_plan(name, &p, NULL, 6,
+				 1 + cost_load_extract(8, shift, width, true));
 
 			/* Masked, 32-bit load and store */
 			if (end <= 32) {
@@ -441,7 +483,9 @@ static void test_extract(void)
 				p_ret(&p);
 				snprintf(name, sizeof(name),
 					 "extract32-mask-%d-%d", shift, width);
-				run_plan(name, &p, NULL, 6, 2 + e);
+				run_plan(name, &p, NULL, 6, 1 +
+					 cost_load_extract(4, shift, width,
+							   true));
 			}
 
 			/* Not masked: clear the bits above first. */
@@ -454,7 +498,24 @@ static void test_extract(void)
 			p_ret(&p);
 			snprintf(name, sizeof(name), "extract-nomask-%d-%d",
 				 shift, width);
-			run_plan(name, &p, NULL, 6, 2 + (end < 64) + !!shift);
+			if (end < 64)
+				e = cost_load_extract(8, 0, end, true) +
+				    cost_extract(shift, width, false);
+			else
+				e = cost_load_extract(8, shift, width, false);
+			run_plan(name, &p, NULL, 6, 1 + e);
+
+			/* An op between the load and the extract: no fusion */
+			plan_init(&p, BKEY_PLAN_UNPACK);
+			p_load(&p, reg, 8, rnd() % 33);
+			p_store(&p, reg, 8, 0);
+			p_extract(&p, reg, size, shift, width, true);
+			p_store(&p, reg, 8, 32);
+			p_ret(&p);
+			snprintf(name, sizeof(name), "extract-nofuse-%d-%d",
+				 shift, width);
+			run_plan(name, &p, NULL, 6,
+				 3 + cost_extract(shift, width, true));
 		}
 	}
 
@@ -466,30 +527,64 @@ static void test_extract(void)
 		p_store(&p, 1, 4, 12);
 		p_ret(&p);
 		snprintf(name, sizeof(name), "extract-nomask-top32-%d", width);
-		run_plan(name, &p, NULL, 6, 2 + (width != 32));
+		run_plan(name, &p, NULL, 6,
+			 1 + cost_load_extract(4, 32 - width, width, false));
 	}
 }
 
 static void test_funnel(void)
 {
+	static const int hsz[] = { 8, 4, 2, 1 };
 	struct bkey_plan p;
 	char name[64];
 	int shift, width;
 
 	for (shift = 1; shift < 64; shift++) {
 		for (width = 1; width <= 64; width++) {
-			int lo = rnd() % 4, hi = (lo + 1 + rnd() % 3) % 4, e;
+			int lo = rnd() % 4, hi = (lo + 1 + rnd() % 3) % 4;
+			int lo_off = rnd() % 25, hi_off = rnd() % 29;
+			int hi_size = (rnd() & 1) ? 8 : 4;
+			bool live;
 
-			e = shift + width <= 64 ? 1 : width < 64 ? 2 : 1;
+			if (hi_off + hi_size > 40)
+				hi_off = 40 - hi_size;
 			plan_init(&p, BKEY_PLAN_UNPACK);
-			p_load(&p, lo, 8, rnd() % 25);
-			p_load(&p, hi, (rnd() & 1) ? 8 : 4, rnd() % 29);
+			p_load(&p, lo, 8, lo_off);
+			p_load(&p, hi, hi_size, hi_off);
 			p_funnel(&p, lo, hi, shift, width);
 			p_store(&p, lo, 8, 8 * (rnd() % 5));
 			p_ret(&p);
 			snprintf(name, sizeof(name), "funnel-%d-%d", shift,
 				 width);
-			run_plan(name, &p, NULL, 6, 3 + e);
+			run_plan(name, &p, NULL, 6, 1 +
+				 cost_funnel(lo_off, hi_off, hi_size, shift,
+					     width, false));
+
+			/* Contiguous words, hi sometimes still used after. */
+			hi_size = hsz[(shift + width) % 4];
+			lo_off = rnd() % (33 - hi_size);
+			live = width % 3 == 0;
+			plan_init(&p, BKEY_PLAN_UNPACK);
+			if (shift & 1) {
+				p_load(&p, hi, hi_size, lo_off + 8);
+				p_load(&p, lo, 8, lo_off);
+			} else {
+				p_load(&p, lo, 8, lo_off);
+				p_load(&p, hi, hi_size, lo_off + 8);
+			}
+			p_funnel(&p, lo, hi, shift, width);
+			p_store(&p, lo, 8, 32);
+			if (live)
+				p_store(&p, hi, 8, 8);
+			else if (width & 1)
+				p_load(&p, hi, 1, 0);	/* dead: rewritten */
+			p_ret(&p);
+			snprintf(name, sizeof(name), "funnel-contig%d-%d-%d%s",
+				 hi_size, shift, width, live ? "-live" : "");
+			run_plan(name, &p, NULL, 6, 1 + live +
+				 (!live && (width & 1)) +
+				 cost_funnel(lo_off, lo_off + 8, hi_size, shift,
+					     width, live));
 		}
 		/* reg == reg2: a rotate */
 		plan_init(&p, BKEY_PLAN_UNPACK_POS);
@@ -996,9 +1091,18 @@ static void random_plan(struct bkey_plan *p)
 
 			if (shift + width <= 64)
 				shift = 64 - width + 1 + rnd() % (width - 1);
-			p_load(p, reg, 8, rnd() % 25);
-			p_load(p, reg2, 8, rnd() % 33);
+			int lo_off = rnd() % 25, hi_off = rnd() % 33;
+
+			if (rnd() & 1) {	/* adjacent words: fusable */
+				lo_off = 8 * (rnd() % 4);
+				hi_off = lo_off + 8;
+			}
+			p_load(p, reg, 8, lo_off);
+			p_load(p, reg2, 8, hi_off);
 			p_funnel(p, reg, reg2, shift, width);
+			/* Sometimes the high word is used again later. */
+			if (rnd() & 1)
+				p_store(p, reg2, 4, pos || (rnd() & 1) ? 0 : 36);
 		} else if (kind == 2) {
 			/* Field at the top of a smaller load, no mask */
 			static const int lsz[] = { 1, 2, 4, 8 };

@@ -448,6 +448,101 @@ static void build_prologue(const struct bkey_jit_emit_opts *opts,
 		emit(A64_BTI_C, ctx);
 }
 
+/* The smallest load of at least @bits bits, or 0 if none. */
+static unsigned int load_size_for(unsigned int bits)
+{
+	return bits <= 8 ? 1 : bits <= 16 ? 2 : bits <= 32 ? 4 :
+	       bits <= 64 ? 8 : 0;
+}
+
+/* Whether @reg is written before it is read again after op @i. */
+static bool reg_dead_after(const struct bkey_plan *plan, unsigned int i,
+			   u8 reg)
+{
+	for (i++; i < plan->nr_ops; i++) {
+		const struct bkey_plan_op *op = &plan->ops[i];
+
+		switch (op->code) {
+		case BKEY_PLAN_LOAD:
+			if (op->reg == reg)
+				return true;
+			break;
+		case BKEY_PLAN_FUNNEL:
+			if (op->reg2 == reg)
+				return false;
+			fallthrough;
+		case BKEY_PLAN_EXTRACT:
+		case BKEY_PLAN_ADD:
+		case BKEY_PLAN_STORE:
+			if (op->reg == reg)
+				return false;
+			break;
+		}
+	}
+	return true;
+}
+
+/*
+ * LOAD r; EXTRACT r at a byte boundary: one narrower load at the field's
+ * first byte gives the same value, inside the bytes the plan loads.
+ */
+static bool fuse_extract(const struct bkey_plan *plan, unsigned int i,
+			 struct jit_ctx *ctx)
+{
+	const struct bkey_plan_op *ld = &plan->ops[i], *ex = ld + 1;
+	unsigned int byte = ex->shift / 8, bits, n;
+
+	if (i + 1 >= plan->nr_ops || ex->code != BKEY_PLAN_EXTRACT ||
+	    ex->reg != ld->reg || ex->shift % 8 || byte >= ld->size)
+		return false;
+	/* Bits past the end of the load are zero anyway. */
+	bits = min_t(unsigned int, ex->width, ld->size * 8 - ex->shift);
+	n = load_size_for(bits);
+	/* Without the mask, the bits above the field are known zero. */
+	if (byte + n > ld->size || (ex->mask && n * 8 != bits))
+		return false;
+	emit_load(vreg_map[ld->reg], n, ld->off + byte, ctx);
+	return true;
+}
+
+/*
+ * LOAD lo, 8 bytes; LOAD hi right after it in memory (either order);
+ * FUNNEL lo, hi: one unaligned load of the field's bytes and at most one
+ * UBFX, when hi is dead after the FUNNEL.
+ */
+static bool fuse_funnel(const struct bkey_plan *plan, unsigned int i,
+			struct jit_ctx *ctx)
+{
+	const struct bkey_plan_op *a = &plan->ops[i], *b = a + 1, *f = a + 2;
+	const struct bkey_plan_op *lo, *hi;
+	unsigned int byte, sub, bits, end, n;
+	u8 rd;
+
+	if (i + 2 >= plan->nr_ops || b->code != BKEY_PLAN_LOAD ||
+	    f->code != BKEY_PLAN_FUNNEL || a->reg == b->reg)
+		return false;
+	lo = f->reg == a->reg ? a : b;
+	hi = lo == a ? b : a;
+	if (lo->reg != f->reg || hi->reg != f->reg2 || lo->size != 8 ||
+	    hi->off != lo->off + 8 || !reg_dead_after(plan, i + 2, hi->reg))
+		return false;
+
+	/* Field bits [shift, shift + width) of the 8 + hi->size bytes. */
+	end = 64 + hi->size * 8;
+	bits = min_t(unsigned int, f->width, end - f->shift);
+	byte = f->shift / 8;
+	sub = f->shift % 8;
+	n = load_size_for(sub + bits);
+	if (!n || byte * 8 + n * 8 > end)
+		return false;
+
+	rd = vreg_map[lo->reg];
+	emit_load(rd, n, lo->off + byte, ctx);
+	if (sub || n * 8 != bits)
+		emit_extract(rd, sub, bits, true, ctx);
+	return true;
+}
+
 static void build_body(struct jit_ctx *ctx)
 {
 	const struct bkey_plan *plan = ctx->plan;
@@ -465,7 +560,13 @@ static void build_body(struct jit_ctx *ctx)
 			break;
 		case BKEY_PLAN_LOAD:
 			flush_store(ctx);
-			emit_load(rd, op->size, op->off, ctx);
+			/* Fused ops are skipped; they are validated. */
+			if (fuse_funnel(plan, i, ctx))
+				i += 2;
+			else if (fuse_extract(plan, i, ctx))
+				i += 1;
+			else
+				emit_load(rd, op->size, op->off, ctx);
 			break;
 		case BKEY_PLAN_EXTRACT:
 			clobber_reg(rd, ctx);
