@@ -85,3 +85,16 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(wildcard mk/*.mk)
+
+# libFuzzer target, built with clang and ASan+UBSan.
+FUZZ_BIN	:= $(BUILD)/fuzz/fuzz_unpack
+FUZZ_SECONDS	?= 60
+FUZZ_SRCS	:= tests/fuzz_unpack.c $(CORE_SRCS) arch/$(native_ARCH)/bkey_jit_emit.c
+
+$(FUZZ_BIN): $(FUZZ_SRCS) $(HDRS) tests/ref_unpack.h
+	@mkdir -p $(dir $@)
+	clang -O1 -g -std=gnu11 -I$(REPO) -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ $(FUZZ_SRCS) -lpthread
+
+fuzz: $(FUZZ_BIN)
+	@bash scripts/fuzz.sh $(FUZZ_BIN) $(FUZZ_SECONDS)

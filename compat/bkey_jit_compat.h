@@ -77,7 +77,7 @@ typedef u64 __le64;
 #define DIV_ROUND_UP(n, d)	(((n) + (d) - 1) / (d))
 #define ALIGN(x, a)		(((x) + (a) - 1) & ~((__typeof__(x))(a) - 1))
 #define BUILD_BUG_ON(c)		_Static_assert(!(c), #c)
-#define static_assert(...)	_Static_assert(__VA_ARGS__)
+#define static_assert(expr, ...)	_Static_assert(expr, #expr)
 #define WARN_ON(c)		({ int __c = !!(c); if (__c) fprintf(stderr, "WARN_ON(%s) at %s:%d\n", #c, __FILE__, __LINE__); __c; })
 #define WARN_ON_ONCE(c)		WARN_ON(c)
 #define min(a, b)		((a) < (b) ? (a) : (b))

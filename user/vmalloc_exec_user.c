@@ -48,7 +48,7 @@ static void fill_trap(void *p, size_t len)
 #if defined(__x86_64__)
 	memset(p, 0xcc, len);			/* int3 */
 #elif defined(__aarch64__)
-	u32 brk = 0xd4200000 | (0x3e8 << 5);	/* brk #0x3e8 */
+	u32 brk = 0xd4200000 | (0x100 << 5);	/* brk #0x100, AARCH64_BREAK_FAULT */
 	size_t i;
 
 	for (i = 0; i + 4 <= len; i += 4)
