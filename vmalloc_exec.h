@@ -37,6 +37,8 @@ void vmalloc_exec_free(void *addr);
 void vmalloc_exec_set_cap(unsigned long bytes);
 void vmalloc_exec_get_stats(struct vmalloc_exec_stats *s);
 void vmalloc_exec_barrier(void);
+
+/* Fault injection for tests: the next @n allocations fail. */
 void vmalloc_exec_fail_next(unsigned int n);
 
 #endif /* _VMALLOC_EXEC_H */
