@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /sys/kernel/debug/bkey_jit/: stats, the cached formats, the mode and an
+ * in-kernel benchmark of JIT code against the generic C unpack.
+ */
+#include <linux/debugfs.h>
+#include <linux/init.h>
+#include <linux/ktime.h>
+#include <linux/random.h>
+#include <linux/seq_file.h>
+#include <linux/sort.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "bkey_jit.h"
+#include "vmalloc_exec.h"
+
+static const char * const bkey_jit_mode_names[] = { "off", "on", "verify" };
+static const char * const bkey_jit_fallback_names[] = {
+	[BKEY_JIT_FALLBACK_NONE]	= "none",
+	[BKEY_JIT_FALLBACK_MODE_OFF]	= "mode_off",
+	[BKEY_JIT_FALLBACK_NO_ARCH]	= "no_arch",
+	[BKEY_JIT_FALLBACK_NOMEM]	= "nomem",
+	[BKEY_JIT_FALLBACK_CAP]		= "cap",
+	[BKEY_JIT_FALLBACK_EMIT]	= "emit",
+};
+
+static int bkey_jit_stats_show(struct seq_file *m, void *v)
+{
+	struct bkey_jit_stats s;
+	struct vmalloc_exec_stats x;
+	unsigned int i;
+
+	bkey_jit_get_stats(&s);
+	vmalloc_exec_get_stats(&x);
+	seq_printf(m, "mode\t\t\t%s\n", bkey_jit_mode_names[bkey_jit_get_mode()]);
+	seq_printf(m, "formats_cached\t\t%ld\n", s.formats);
+	seq_printf(m, "compiles\t\t%ld\n", s.compiles);
+	seq_printf(m, "cache_hits\t\t%ld\n", s.cache_hits);
+	seq_printf(m, "invalid_formats\t\t%ld\n", s.invalid_formats);
+	for (i = 1; i < BKEY_JIT_FALLBACK_NR; i++)
+		seq_printf(m, "fallback_%s\t\t%ld\n", bkey_jit_fallback_names[i],
+			   s.fallbacks[i]);
+	seq_printf(m, "jit_unpacks_verified\t%ld\n", s.jit_unpacks);
+	seq_printf(m, "generic_unpacks\t\t%ld\n", s.generic_unpacks);
+	seq_printf(m, "verify_mismatches\t%ld\n", s.verify_mismatches);
+	seq_printf(m, "code_bytes\t\t%ld\n", s.code_bytes);
+	seq_printf(m, "compile_ns_avg\t\t%llu\n",
+		   s.compiles ? s.compile_ns / s.compiles : 0);
+	seq_printf(m, "exec_bytes_used\t\t%lu\n", x.bytes_used);
+	seq_printf(m, "exec_bytes_cap\t\t%lu\n", x.bytes_cap);
+	seq_printf(m, "exec_pages\t\t%lu\n", x.pages);
+	seq_printf(m, "exec_allocs\t\t%lu\n", x.allocs);
+	seq_printf(m, "exec_frees\t\t%lu\n", x.frees);
+	seq_printf(m, "exec_failed\t\t%lu\n", x.failed);
+	seq_printf(m, "exec_pending_frees\t%lu\n", x.pending_frees);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(bkey_jit_stats);
+
+static void bkey_jit_format_show_one(const struct bkey_jit *j,
+				     const struct bkey_jit_info *info, void *arg)
+{
+	struct seq_file *m = arg;
+	char buf[200];
+
+	bkey_jit_format_to_text(buf, sizeof(buf), &j->format);
+	seq_printf(m, "%s refs %u code %px len %u insns %u/%u fallback %s\n",
+		   buf, info->refcount, info->code, info->code_len,
+		   info->unpack_insns, info->pos_insns,
+		   bkey_jit_fallback_names[j->fallback]);
+}
+
+static int bkey_jit_formats_show(struct seq_file *m, void *v)
+{
+	bkey_jit_for_each(bkey_jit_format_show_one, m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(bkey_jit_formats);
+
+static ssize_t bkey_jit_mode_read(struct file *file, char __user *ubuf,
+				  size_t count, loff_t *ppos)
+{
+	char buf[16];
+	int n = scnprintf(buf, sizeof(buf), "%s\n",
+			  bkey_jit_mode_names[bkey_jit_get_mode()]);
+
+	return simple_read_from_buffer(ubuf, count, ppos, buf, n);
+}
+
+static ssize_t bkey_jit_mode_write(struct file *file, const char __user *ubuf,
+				   size_t count, loff_t *ppos)
+{
+	char buf[16];
+	int i;
+
+	if (count >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = 0;
+	i = sysfs_match_string(bkey_jit_mode_names, buf);
+	if (i < 0)
+		return -EINVAL;
+	return bkey_jit_set_mode(i) ?: count;
+}
+
+static const struct file_operations bkey_jit_mode_fops = {
+	.read	= bkey_jit_mode_read,
+	.write	= bkey_jit_mode_write,
+	.llseek	= default_llseek,
+};
+
+/* ---- benchmark ---- */
+
+#define BENCH_KEYS	4096
+#define BENCH_RUNS	7
+
+struct bench_format {
+	const char		*name;
+	struct bkey_format	f;
+};
+
+#define BENCH_FMT(_name, b0, b1, b2, b3, b4, b5, o0, o1, o2)		\
+	{ .name = _name, .f = { .nr_fields = BKEY_NR_FIELDS,		\
+		.bits_per_field = { b0, b1, b2, b3, b4, b5 },		\
+		.field_offset = { o0, o1, o2 } } }
+
+/* Shapes of real nodes, as bch2_bkey_format_done() computes them. */
+static const struct bench_format bench_suite[] = {
+	BENCH_FMT("extents", 0, 20, 0, 8, 0, 0, 4096, 65536, U32_MAX),
+	BENCH_FMT("inodes", 0, 20, 0, 0, 0, 0, 0, 4096, U32_MAX),
+	BENCH_FMT("dirents", 0, 64, 0, 0, 0, 0, 4099, 0, U32_MAX),
+	BENCH_FMT("alloc", 0, 18, 0, 0, 0, 0, 0, 0, 0),
+	BENCH_FMT("extents+snap", 0, 24, 5, 8, 0, 0, 4096, 0, U32_MAX - 31),
+	BENCH_FMT("straddle", 40, 50, 30, 20, 10, 40, 0, 0, 0),
+	BENCH_FMT("current", 64, 64, 32, 32, 32, 64, 0, 0, 0),
+};
+
+static struct bench_format bench_user_format;
+static bool bench_user_set;
+static DEFINE_MUTEX(bench_lock);
+
+static void bench_finish_format(struct bkey_format *f)
+{
+	unsigned int i, bits = KEY_PACKED_BITS_START;
+
+	for (i = 0; i < BKEY_NR_FIELDS; i++)
+		bits += f->bits_per_field[i];
+	f->key_u64s = DIV_ROUND_UP(bits, 64);
+}
+
+/* Random bits in the key's words, a valid header: enough for timing. */
+static void bench_fill_keys(const struct bkey_format *f, u64 *keys)
+{
+	unsigned int i, w;
+
+	for (i = 0; i < BENCH_KEYS; i++) {
+		for (w = 0; w < f->key_u64s; w++)
+			keys[i * f->key_u64s + w] = get_random_u64();
+		((struct bkey_packed *)&keys[i * f->key_u64s])->u64s = f->key_u64s;
+		((struct bkey_packed *)&keys[i * f->key_u64s])->format = 0;
+	}
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median ns per key of one pass over all keys, JIT (fn) or generic. */
+static u64 bench_run(const struct bkey_jit *j, const u64 *keys, bool jit)
+{
+	u64 t[BENCH_RUNS], sink = 0;
+	struct bkey out;
+	unsigned int r, i;
+
+	for (r = 0; r < BENCH_RUNS; r++) {
+		u64 start = ktime_get_ns();
+
+		for (i = 0; i < BENCH_KEYS; i++) {
+			const struct bkey_packed *k =
+				(const void *)&keys[i * j->format.key_u64s];
+
+			if (jit)
+				j->unpack(&out, k);
+			else
+				bkey_jit_unpack_generic(j, &out, k);
+			sink += out.p.offset;
+		}
+		t[r] = ktime_get_ns() - start;
+		cond_resched();
+	}
+	OPTIMIZER_HIDE_VAR(sink);
+	sort(t, BENCH_RUNS, sizeof(t[0]), cmp_u64, NULL);
+	return t[BENCH_RUNS / 2] * 1000 / BENCH_KEYS;	/* picoseconds */
+}
+
+static void bench_one(struct seq_file *m, const struct bench_format *bf,
+		      u64 *keys)
+{
+	struct bkey_format f = bf->f;
+	struct bkey_jit *j;
+	u64 jit_ps = 0, gen_ps;
+
+	bench_finish_format(&f);
+	j = bkey_jit_get(&f);
+	if (IS_ERR(j)) {
+		seq_printf(m, "%-14s invalid format\n", bf->name);
+		return;
+	}
+	bench_fill_keys(&f, keys);
+	gen_ps = bench_run(j, keys, false);
+	if (j->unpack)
+		jit_ps = bench_run(j, keys, true);
+	seq_printf(m, "%-14s %8llu.%02llu %8llu.%02llu %9llu %9llu %7llu.%llu\n",
+		   bf->name, jit_ps / 1000, jit_ps % 1000 / 10,
+		   gen_ps / 1000, gen_ps % 1000 / 10,
+		   jit_ps ? 1000000 / jit_ps : 0, 1000000 / max(gen_ps, 1ULL),
+		   jit_ps ? gen_ps / jit_ps : 0,
+		   jit_ps ? gen_ps * 10 / jit_ps % 10 : 0);
+	bkey_jit_put(j);
+}
+
+static int bkey_jit_bench_show(struct seq_file *m, void *v)
+{
+	u64 *keys = vmalloc(BENCH_KEYS * BKEY_U64s * sizeof(u64));
+	unsigned int i;
+
+	if (!keys)
+		return -ENOMEM;
+	seq_puts(m, "# ns/key and Mkeys/s over 4096 keys, median of 7 runs\n");
+	seq_printf(m, "%-14s %11s %11s %9s %9s %9s\n", "format", "jit_ns",
+		   "generic_ns", "jit_Mk/s", "gen_Mk/s", "speedup");
+	mutex_lock(&bench_lock);
+	if (bench_user_set)
+		bench_one(m, &bench_user_format, keys);
+	else
+		for (i = 0; i < ARRAY_SIZE(bench_suite); i++)
+			bench_one(m, &bench_suite[i], keys);
+	mutex_unlock(&bench_lock);
+	vfree(keys);
+	return 0;
+}
+
+static int bkey_jit_bench_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, bkey_jit_bench_show, NULL);
+}
+
+/*
+ * Write "b0 b1 b2 b3 b4 b5 [o0 o1 o2 o3 o4 o5]" to benchmark one format,
+ * or an empty line for the default suite.
+ */
+static ssize_t bkey_jit_bench_write(struct file *file, const char __user *ubuf,
+				    size_t count, loff_t *ppos)
+{
+	struct bench_format bf = { .name = "user" };
+	unsigned int b[6];
+	unsigned long long o[6] = { 0 };
+	char buf[256];
+	int n;
+
+	if (count >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = 0;
+
+	n = sscanf(buf, "%u %u %u %u %u %u %llu %llu %llu %llu %llu %llu",
+		   &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &o[0], &o[1], &o[2], &o[3], &o[4], &o[5]);
+	mutex_lock(&bench_lock);
+	if (n <= 0) {
+		bench_user_set = false;
+	} else if (n == 6 || n == 12) {
+		bf.f.nr_fields = BKEY_NR_FIELDS;
+		for (n = 0; n < 6; n++) {
+			bf.f.bits_per_field[n] = b[n];
+			bf.f.field_offset[n] = cpu_to_le64(o[n]);
+		}
+		bench_user_format = bf;
+		bench_user_set = true;
+	} else {
+		count = -EINVAL;
+	}
+	mutex_unlock(&bench_lock);
+	return count;
+}
+
+static const struct file_operations bkey_jit_bench_fops = {
+	.open		= bkey_jit_bench_open,
+	.read		= seq_read,
+	.write		= bkey_jit_bench_write,
+	.llseek		= seq_lseek,
+	.release	= single_release,
+};
+
+static int __init bkey_jit_debugfs_init(void)
+{
+	struct dentry *dir = debugfs_create_dir("bkey_jit", NULL);
+
+	debugfs_create_file("stats", 0444, dir, NULL, &bkey_jit_stats_fops);
+	debugfs_create_file("formats", 0444, dir, NULL, &bkey_jit_formats_fops);
+	debugfs_create_file("mode", 0644, dir, NULL, &bkey_jit_mode_fops);
+	debugfs_create_file("bench", 0644, dir, NULL, &bkey_jit_bench_fops);
+	return 0;
+}
+late_initcall(bkey_jit_debugfs_init);

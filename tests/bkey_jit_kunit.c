@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for bkey_jit in the kernel: the emitted code against the
+ * generic C unpack and a bit-at-a-time reference, instruction decoding on
+ * x86-64, the per-format cache under concurrency, and every fallback.
+ */
+#include <kunit/test.h>
+#include <linux/kthread.h>
+#include <linux/random.h>
+#include <linux/completion.h>
+#ifdef CONFIG_X86_64
+#include <asm/insn.h>
+#endif
+
+#include "bkey_jit.h"
+#include "bkey_jit_plan.h"
+#include "vmalloc_exec.h"
+#include "tests/ref_unpack.h"
+
+static const unsigned int field_width[BKEY_NR_FIELDS] = { 64, 64, 32, 32, 32, 64 };
+
+static u64 mask_of(unsigned int bits)
+{
+	return bits ? ~0ULL >> (64 - bits) : 0;
+}
+
+static void format_finish(struct bkey_format *f)
+{
+	unsigned int i, bits = KEY_PACKED_BITS_START;
+
+	f->nr_fields = BKEY_NR_FIELDS;
+	for (i = 0; i < BKEY_NR_FIELDS; i++)
+		bits += f->bits_per_field[i];
+	f->key_u64s = DIV_ROUND_UP(bits, 64);
+}
+
+/* A random valid format: widths biased to 0 and full, offsets at edges. */
+static void random_format(struct bkey_format *f)
+{
+	unsigned int i;
+
+	memset(f, 0, sizeof(*f));
+	for (i = 0; i < BKEY_NR_FIELDS; i++) {
+		unsigned int r = get_random_u32_below(8), b;
+		u64 max;
+
+		b = r < 2 ? 0 : r == 2 ? field_width[i] :
+			get_random_u32_below(field_width[i] + 1);
+		f->bits_per_field[i] = b;
+		max = b == field_width[i] ? 0 :
+			mask_of(field_width[i]) - mask_of(b);
+		switch (get_random_u32_below(4)) {
+		case 0:
+			break;
+		case 1:
+			f->field_offset[i] = cpu_to_le64(max);
+			break;
+		default:
+			f->field_offset[i] = cpu_to_le64(max == U64_MAX ?
+				get_random_u64() : get_random_u64() % (max + 1));
+		}
+	}
+	format_finish(f);
+}
+
+static void random_key(const struct bkey_format *f, struct bkey_packed *k)
+{
+	unsigned int w;
+
+	memset(k, 0xa5, sizeof(*k));
+	for (w = 0; w < f->key_u64s; w++)
+		k->_data[w] = get_random_u64();
+}
+
+static void print_failure(struct kunit *test, const struct bkey_jit *j,
+			  const struct bkey_packed *k)
+{
+	char buf[256];
+
+	bkey_jit_format_to_text(buf, sizeof(buf), &j->format);
+	kunit_info(test, "format: %s\nkey: %*phN\n", buf,
+		   8 * j->format.key_u64s, k);
+}
+
+/* >= 1e4 random formats, random and boundary keys, both variants. */
+static void bkey_jit_test_differential(struct kunit *test)
+{
+	struct bkey_packed k __aligned(8);
+	unsigned int n, i, with_code = 0;
+
+	for (n = 0; n < 10000; n++) {
+		struct bkey_format f;
+		struct bkey_jit *j;
+
+		random_format(&f);
+		j = bkey_jit_get(&f);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(j));
+		with_code += !!j->unpack;
+
+		for (i = 0; i < 16; i++) {
+			struct bkey a, b, c;
+			struct bpos pa, pc;
+
+			random_key(&f, &k);
+			if (i == 0)
+				memset(k._data, 0xff, 8 * f.key_u64s);
+			bkey_jit_unpack(j, &a, &k);
+			bkey_jit_unpack_generic(j, &b, &k);
+			ref_unpack_bits(&f, &k, &c);
+			bkey_jit_unpack_pos(j, &pa, &k);
+			ref_unpack_pos_bits(&f, &k, &pc);
+			if (memcmp(&a, &c, sizeof(a)) || memcmp(&b, &c, sizeof(b)) ||
+			    memcmp(&pa, &pc, sizeof(pa))) {
+				print_failure(test, j, &k);
+				KUNIT_FAIL(test, "unpack mismatch: jit %d generic %d pos %d",
+					   !memcmp(&a, &c, sizeof(a)),
+					   !memcmp(&b, &c, sizeof(b)),
+					   !memcmp(&pa, &pc, sizeof(pa)));
+				bkey_jit_put(j);
+				return;
+			}
+		}
+		bkey_jit_put(j);
+		cond_resched();
+	}
+	if (bkey_jit_arch_name)
+		KUNIT_EXPECT_EQ(test, with_code, 10000U);
+	kunit_info(test, "10000 formats, %u with code, 160000 keys\n", with_code);
+}
+
+#ifdef CONFIG_X86_64
+/* Every emitted function decodes with the kernel's decoder, as reported. */
+static void bkey_jit_test_insn_decode(struct kunit *test)
+{
+	struct bkey_jit_emit_opts opts = { .endbr = true, .cfi = true,
+					   .cfi_padding = true, .cfi_hash = 0x1234 };
+	u8 *buf = kunit_kzalloc(test, BKEY_JIT_MAX_CODE, GFP_KERNEL);
+	unsigned int n, kind;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (n = 0; n < 2000; n++) {
+		struct bkey_format f;
+
+		random_format(&f);
+		for (kind = 0; kind < 2; kind++) {
+			struct bkey_jit_emitted out;
+			struct bkey_plan plan;
+			unsigned int off, insns = 0;
+
+			if (n & 1)
+				memset(&opts, 0, sizeof(opts));
+			KUNIT_ASSERT_EQ(test, bkey_plan_build(&f, kind, &plan), 0);
+			KUNIT_ASSERT_EQ(test, bkey_jit_arch_emit(&plan, &opts, buf,
+								 (unsigned long)buf, &out), 0);
+			for (off = out.entry; off < out.len; insns++) {
+				struct insn insn;
+				int ret = insn_decode(&insn, buf + off, out.len - off,
+						      INSN_MODE_64);
+
+				KUNIT_ASSERT_EQ_MSG(test, ret, 0, "undecodable at %u", off);
+				off += insn.length;
+			}
+			KUNIT_EXPECT_EQ(test, off, out.len);
+			KUNIT_EXPECT_EQ(test, insns, out.nr_insns);
+		}
+	}
+}
+#endif
+
+/* Same format, same unpacker; refcounts; nothing left at the end. */
+static void bkey_jit_test_cache_dedup(struct kunit *test)
+{
+	struct bkey_format f = { .bits_per_field = { 3, 5, 7, 11, 13, 17 } };
+	struct bkey_jit_stats s0, s1;
+	struct bkey_jit *a, *b, *c;
+
+	format_finish(&f);
+	bkey_jit_get_stats(&s0);
+	a = bkey_jit_get(&f);
+	b = bkey_jit_get(&f);
+	KUNIT_EXPECT_PTR_EQ(test, a, b);
+	f.field_offset[1] = cpu_to_le64(1);
+	c = bkey_jit_get(&f);
+	KUNIT_EXPECT_PTR_NE(test, a, c);
+	bkey_jit_get_stats(&s1);
+	KUNIT_EXPECT_EQ(test, s1.formats - s0.formats, 2);
+	KUNIT_EXPECT_EQ(test, s1.cache_hits - s0.cache_hits, 1);
+	bkey_jit_put(a);
+	bkey_jit_put(b);
+	bkey_jit_put(c);
+	bkey_jit_get_stats(&s1);
+	KUNIT_EXPECT_EQ(test, s1.formats, s0.formats);
+	KUNIT_EXPECT_EQ(test, s1.code_bytes, s0.code_bytes);
+}
+
+#define NR_KTHREADS	8
+
+struct cache_thread_ctx {
+	struct bkey_format	*pool;
+	atomic_t		failures;
+	atomic_t		checks;
+	struct completion	done[NR_KTHREADS];
+};
+
+static int cache_thread(void *arg)
+{
+	struct cache_thread_ctx *ctx = arg;
+	struct bkey_packed k __aligned(8);
+	unsigned int i, n;
+
+	for (i = 0; i < 2000; i++) {
+		struct bkey_jit *j = bkey_jit_get(&ctx->pool[get_random_u32_below(16)]);
+		struct bkey a, c;
+
+		for (n = 0; n < 4; n++) {
+			random_key(&j->format, &k);
+			bkey_jit_unpack(j, &a, &k);
+			ref_unpack_bits(&j->format, &k, &c);
+			if (memcmp(&a, &c, sizeof(a)))
+				atomic_inc(&ctx->failures);
+			atomic_inc(&ctx->checks);
+		}
+		bkey_jit_put(j);
+		if (!(i % 64))
+			cond_resched();
+	}
+	return 0;
+}
+
+struct cache_thread_arg {
+	struct cache_thread_ctx	*ctx;
+	unsigned int		idx;
+};
+
+static int cache_thread_fn(void *arg)
+{
+	struct cache_thread_arg *a = arg;
+
+	cache_thread(a->ctx);
+	complete(&a->ctx->done[a->idx]);
+	return 0;
+}
+
+/* Eight kthreads get, unpack and put a small pool of formats at once. */
+static void bkey_jit_test_cache_concurrency(struct kunit *test)
+{
+	struct cache_thread_ctx *ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	struct cache_thread_arg args[NR_KTHREADS];
+	struct bkey_format *pool = kunit_kcalloc(test, 16, sizeof(*pool), GFP_KERNEL);
+	struct bkey_jit_stats s0, s1;
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, ctx);
+	KUNIT_ASSERT_NOT_NULL(test, pool);
+	for (i = 0; i < 16; i++)
+		random_format(&pool[i]);
+	ctx->pool = pool;
+	bkey_jit_get_stats(&s0);
+
+	for (i = 0; i < NR_KTHREADS; i++) {
+		struct task_struct *t;
+
+		init_completion(&ctx->done[i]);
+		args[i].ctx = ctx;
+		args[i].idx = i;
+		t = kthread_run(cache_thread_fn, &args[i], "bkey_jit_test/%u", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	}
+	for (i = 0; i < NR_KTHREADS; i++)
+		wait_for_completion(&ctx->done[i]);
+
+	bkey_jit_get_stats(&s1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->failures), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->checks), NR_KTHREADS * 2000 * 4);
+	KUNIT_EXPECT_EQ(test, s1.formats, s0.formats);
+	KUNIT_EXPECT_EQ(test, s1.code_bytes, s0.code_bytes);
+}
+
+static void check_keys(struct kunit *test, struct bkey_jit *j, unsigned int n)
+{
+	struct bkey_packed k __aligned(8);
+	struct bkey a, c;
+
+	while (n--) {
+		random_key(&j->format, &k);
+		bkey_jit_unpack(j, &a, &k);
+		ref_unpack_bits(&j->format, &k, &c);
+		KUNIT_EXPECT_MEMEQ(test, &a, &c, sizeof(a));
+	}
+}
+
+/* Mode off and verify, injected allocation failure, the cap. */
+static void bkey_jit_test_fallback(struct kunit *test)
+{
+	struct bkey_format f = { .bits_per_field = { 13, 41, 7, 16, 0, 3 } };
+	enum bkey_jit_mode old = bkey_jit_get_mode();
+	struct bkey_jit_stats s0, s1;
+	struct bkey_jit *j;
+
+	format_finish(&f);
+	f.field_offset[0] = cpu_to_le64(0x5eed);
+	j = bkey_jit_get(&f);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(j));
+	bkey_jit_get_stats(&s0);
+	bkey_jit_set_mode(BKEY_JIT_MODE_OFF);
+	check_keys(test, j, 64);
+	bkey_jit_set_mode(BKEY_JIT_MODE_VERIFY);
+	check_keys(test, j, 64);
+	bkey_jit_set_mode(old);
+	bkey_jit_get_stats(&s1);
+	KUNIT_EXPECT_EQ(test, s1.generic_unpacks - s0.generic_unpacks, 128);
+	if (j->unpack)
+		KUNIT_EXPECT_EQ(test, s1.jit_unpacks - s0.jit_unpacks, 64);
+	KUNIT_EXPECT_EQ(test, s1.verify_mismatches, 0);
+	bkey_jit_put(j);
+
+	f.field_offset[0] = cpu_to_le64(0x5eee);
+	vmalloc_exec_fail_next(1);
+	j = bkey_jit_get(&f);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(j));
+	KUNIT_EXPECT_NULL(test, j->unpack);
+	check_keys(test, j, 64);
+	bkey_jit_put(j);
+	vmalloc_exec_fail_next(0);
+
+	f.field_offset[0] = cpu_to_le64(0x5eef);
+	bkey_jit_set_code_cap(16);
+	j = bkey_jit_get(&f);
+	bkey_jit_set_code_cap(0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(j));
+	KUNIT_EXPECT_NULL(test, j->unpack);
+	if (bkey_jit_arch_name)
+		KUNIT_EXPECT_EQ(test, j->fallback, BKEY_JIT_FALLBACK_CAP);
+	check_keys(test, j, 64);
+	bkey_jit_put(j);
+}
+
+struct invalid_case {
+	const char		*name;
+	struct bkey_format	f;
+	bool			keep_u64s;
+};
+
+static const struct invalid_case invalid_cases[] = {
+	{ "nr_fields", { .nr_fields = 5, .bits_per_field = { 8 } }, false },
+	{ "too wide", { .bits_per_field = { 65 } }, false },
+	{ "snapshot too wide", { .bits_per_field = { 0, 0, 33 } }, false },
+	{ "full width with offset", { .bits_per_field = { 64 }, .field_offset = { 1 } }, false },
+	{ "overflow", { .bits_per_field = { 0, 0, 1 }, .field_offset = { 0, 0, U32_MAX } }, false },
+	{ "key_u64s", { .key_u64s = 3, .bits_per_field = { 8 } }, true },
+};
+
+static void invalid_case_desc(const struct invalid_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(invalid, invalid_cases, invalid_case_desc);
+
+/* An invalid format gets an error code, never code. */
+static void bkey_jit_test_invalid(struct kunit *test)
+{
+	const struct invalid_case *c = test->param_value;
+	struct bkey_format f = c->f;
+	struct bkey_jit_stats s0, s1;
+	char err[128] = "";
+	struct bkey_jit *j;
+	u8 nr = f.nr_fields;
+
+	if (!c->keep_u64s)
+		format_finish(&f);
+	else
+		f.nr_fields = BKEY_NR_FIELDS;
+	if (nr)
+		f.nr_fields = nr;
+	bkey_jit_get_stats(&s0);
+	KUNIT_EXPECT_LT(test, bkey_format_validate(&f, err, sizeof(err)), 0);
+	KUNIT_EXPECT_GT(test, strlen(err), 0);
+	j = bkey_jit_get(&f);
+	KUNIT_EXPECT_TRUE(test, IS_ERR(j));
+	KUNIT_EXPECT_EQ(test, PTR_ERR(j), -EINVAL);
+	bkey_jit_get_stats(&s1);
+	KUNIT_EXPECT_EQ(test, s1.compiles, s0.compiles);
+	KUNIT_EXPECT_EQ(test, s1.invalid_formats - s0.invalid_formats, 1);
+}
+
+static struct kunit_case bkey_jit_test_cases[] = {
+	KUNIT_CASE(bkey_jit_test_differential),
+#ifdef CONFIG_X86_64
+	KUNIT_CASE(bkey_jit_test_insn_decode),
+#endif
+	KUNIT_CASE(bkey_jit_test_cache_dedup),
+	KUNIT_CASE(bkey_jit_test_cache_concurrency),
+	KUNIT_CASE(bkey_jit_test_fallback),
+	KUNIT_CASE_PARAM(bkey_jit_test_invalid, invalid_gen_params),
+	{}
+};
+
+static struct kunit_suite bkey_jit_test_suite = {
+	.name = "bkey_jit",
+	.test_cases = bkey_jit_test_cases,
+};
+kunit_test_suite(bkey_jit_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for bkey_jit");
+MODULE_LICENSE("GPL");
