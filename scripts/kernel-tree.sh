@@ -82,7 +82,7 @@ mkdir -p "$tree/lib/bkey_jit"
 rsync -rc --delete \
 	--include='/Kconfig' --include='/Kbuild' --include='/*.c' --include='/*.h' \
 	--include='/compat/***' --include='/arch/***' \
-	--include='/tests/' --include='/tests/*_kunit.c' \
+	--include='/tests/' --include='/tests/*_kunit.c' --include='/tests/ref_unpack.h' \
 	--exclude='*' \
 	"$repo/" "$tree/lib/bkey_jit/"
 
