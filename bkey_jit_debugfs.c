@@ -111,6 +111,23 @@ static const struct file_operations bkey_jit_mode_fops = {
 	.llseek	= default_llseek,
 };
 
+static int bkey_jit_cap_get(void *data, u64 *val)
+{
+	struct vmalloc_exec_stats x;
+
+	vmalloc_exec_get_stats(&x);
+	*val = x.bytes_cap;
+	return 0;
+}
+
+static int bkey_jit_cap_set(void *data, u64 val)
+{
+	bkey_jit_set_code_cap(val);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(bkey_jit_cap_fops, bkey_jit_cap_get, bkey_jit_cap_set,
+			 "%llu\n");
+
 /* ---- benchmark ---- */
 
 #define BENCH_KEYS	4096
@@ -306,6 +323,7 @@ static int __init bkey_jit_debugfs_init(void)
 	debugfs_create_file("formats", 0444, dir, NULL, &bkey_jit_formats_fops);
 	debugfs_create_file("mode", 0644, dir, NULL, &bkey_jit_mode_fops);
 	debugfs_create_file("bench", 0644, dir, NULL, &bkey_jit_bench_fops);
+	debugfs_create_file_unsafe("code_cap", 0644, dir, NULL, &bkey_jit_cap_fops);
 	return 0;
 }
 late_initcall(bkey_jit_debugfs_init);
