@@ -19,8 +19,10 @@
 #ifdef __KERNEL__
 #include <linux/cfi.h>
 #include <linux/ktime.h>
+#include <linux/llist.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
+#include <linux/workqueue.h>
 #include <asm/cpufeature.h>
 #ifdef CONFIG_X86
 #include <asm/nospec-branch.h>
@@ -41,6 +43,9 @@ struct bkey_jit_entry {
 	unsigned int		code_len;
 	unsigned int		unpack_insns;
 	unsigned int		pos_insns;
+#ifdef __KERNEL__
+	struct llist_node	free_node;
+#endif
 };
 
 static DEFINE_MUTEX(bkey_jit_lock);
@@ -240,8 +245,10 @@ static struct bkey_jit_entry *bkey_jit_lookup(const struct bkey_format *f,
 {
 	struct bkey_jit_entry *e;
 
+	/* An entry whose last reference is gone is waiting to be freed. */
 	for (e = bkey_jit_hash[h]; e; e = e->next)
-		if (!memcmp(&e->jit.format, f, sizeof(*f)))
+		if (!memcmp(&e->jit.format, f, sizeof(*f)) &&
+		    refcount_inc_not_zero(&e->ref))
 			return e;
 	return NULL;
 }
@@ -321,7 +328,6 @@ struct bkey_jit *bkey_jit_get(const struct bkey_format *f)
 	mutex_lock(&bkey_jit_lock);
 	e = bkey_jit_lookup(f, h);
 	if (e) {
-		refcount_inc(&e->ref);
 		atomic_long_inc(&bkey_jit_stat.cache_hits);
 	} else {
 		e = bkey_jit_create(f);
@@ -346,14 +352,80 @@ static void bkey_jit_unhash(struct bkey_jit_entry *e)
 	*p = e->next;
 }
 
+/* Unhash and free an entry whose last reference is gone. */
+static void bkey_jit_free_entry(struct bkey_jit_entry *e)
+{
+	mutex_lock(&bkey_jit_lock);
+	bkey_jit_unhash(e);
+	mutex_unlock(&bkey_jit_lock);
+	atomic_long_sub(1, &bkey_jit_stat.formats);
+
+	if (e->code) {
+		atomic_long_sub(e->code_len, &bkey_jit_stat.code_bytes);
+		vmalloc_exec_free(e->code);
+	}
+	kfree(e);
+}
+
+#ifdef __KERNEL__
+/*
+ * The last put may come from a context that holds locks our mutex must
+ * not nest under (bcachefs frees node buffers under its btree cache
+ * lock, which its shrinker takes during reclaim, and bkey_jit_get()
+ * allocates under our mutex). So the put itself only drops the count;
+ * unhashing and freeing run from a work item.
+ */
+static LLIST_HEAD(bkey_jit_free_list);
+
+static void bkey_jit_free_workfn(struct work_struct *work)
+{
+	struct llist_node *list = llist_del_all(&bkey_jit_free_list);
+	struct bkey_jit_entry *e, *n;
+
+	llist_for_each_entry_safe(e, n, list, free_node)
+		bkey_jit_free_entry(e);
+}
+
+static DECLARE_WORK(bkey_jit_free_work, bkey_jit_free_workfn);
+
+static void bkey_jit_release(struct bkey_jit_entry *e)
+{
+	if (llist_add(&e->free_node, &bkey_jit_free_list))
+		schedule_work(&bkey_jit_free_work);
+}
+
+/**
+ * bkey_jit_flush - wait until released unpackers are freed
+ *
+ * For tests and teardown: after it returns the stats no longer count
+ * unpackers whose last reference was put before the call.
+ */
+void bkey_jit_flush(void)
+{
+	flush_work(&bkey_jit_free_work);
+}
+#else
+static void bkey_jit_release(struct bkey_jit_entry *e)
+{
+	bkey_jit_free_entry(e);
+}
+
+void bkey_jit_flush(void)
+{
+}
+#endif
+EXPORT_SYMBOL_GPL(bkey_jit_flush);
+
 /**
  * bkey_jit_put - release an unpacker from bkey_jit_get()
  * @j:	the unpacker; NULL, error pointers and bkey_jit_generic() are ignored
  *
- * The last put frees the code. The caller must not be unpacking with @j
- * any more; another CPU that still runs the code (preempted inside it, or
- * having loaded the pointer) is covered by vmalloc_exec_free(), which
- * reuses the memory only after a grace period.
+ * Never sleeps and takes no lock: callable under any lock the caller may
+ * hold. The last put frees the code (from a work item in the kernel). The
+ * caller must not be unpacking with @j any more; another CPU that still
+ * runs the code (preempted inside it, or having loaded the pointer) is
+ * covered by vmalloc_exec_free(), which reuses the memory only after a
+ * grace period.
  */
 void bkey_jit_put(struct bkey_jit *j)
 {
@@ -363,17 +435,8 @@ void bkey_jit_put(struct bkey_jit *j)
 		return;
 
 	e = to_entry(j);
-	if (!refcount_dec_and_mutex_lock(&e->ref, &bkey_jit_lock))
-		return;
-	bkey_jit_unhash(e);
-	atomic_long_sub(1, &bkey_jit_stat.formats);
-	mutex_unlock(&bkey_jit_lock);
-
-	if (e->code) {
-		atomic_long_sub(e->code_len, &bkey_jit_stat.code_bytes);
-		vmalloc_exec_free(e->code);
-	}
-	kfree(e);
+	if (refcount_dec_and_test(&e->ref))
+		bkey_jit_release(e);
 }
 EXPORT_SYMBOL_GPL(bkey_jit_put);
 

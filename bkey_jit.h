@@ -97,6 +97,7 @@ int bkey_format_validate(const struct bkey_format *f, char *err,
 
 struct bkey_jit *bkey_jit_get(const struct bkey_format *f);
 void bkey_jit_put(struct bkey_jit *j);
+void bkey_jit_flush(void);
 struct bkey_jit *bkey_jit_generic(void);
 
 void bkey_jit_unpack_generic(const struct bkey_jit *j, struct bkey *dst,

@@ -188,6 +188,7 @@ static void bkey_jit_test_cache_dedup(struct kunit *test)
 	bkey_jit_put(a);
 	bkey_jit_put(b);
 	bkey_jit_put(c);
+	bkey_jit_flush();
 	bkey_jit_get_stats(&s1);
 	KUNIT_EXPECT_EQ(test, s1.formats, s0.formats);
 	KUNIT_EXPECT_EQ(test, s1.code_bytes, s0.code_bytes);
@@ -269,6 +270,7 @@ static void bkey_jit_test_cache_concurrency(struct kunit *test)
 	for (i = 0; i < NR_KTHREADS; i++)
 		wait_for_completion(&ctx->done[i]);
 
+	bkey_jit_flush();
 	bkey_jit_get_stats(&s1);
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->failures), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->checks), NR_KTHREADS * 2000 * 4);
