@@ -1,0 +1,886 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bkey-jit benchmark: how much faster than bcachefs's own unpack is the
+ * JIT code, on key formats bcachefs would really compute?
+ *
+ * Formats are not hand-written: each suite generates the keys of one
+ * btree node (4096 of them) and derives the node's format exactly the way
+ * Linux 6.12 bcachefs does (bch2_btree_calc_format(): the node's min_key
+ * and max_key plus every key, then bch2_bkey_format_done()). The keys are
+ * then packed in that format, back to back as in a bset.
+ *
+ * Each unpacker is timed by the same harness: walk the 4096 packed keys
+ * in order (next key = this key + its u64s, as bset iteration does), call
+ * the unpacker through a function pointer (bcachefs calls through
+ * j->unpack) and fold a field of the result into a sink so the stores are
+ * consumed. A harness-only run, with an unpacker that only copies u64s,
+ * gives the cost of the walk and the indirect call; "own" cost is the
+ * difference.
+ *
+ * usage:
+ *   bench [--cpu N]			timing, compile time, static counts
+ *   bench --static-only			static counts only (for qemu runs)
+ *   bench --list				format names
+ *   bench --callgrind MODE FORMAT [K]	exactly 4096 * K unpacks of one
+ *					kind (harness jit jitpos generic
+ *					bch bchcall) inside bench_walk(), for
+ *					valgrind --toggle-collect=bench_walk
+ *   bench --dump-code DIR		emitted code of every format as
+ *					DIR/<format>.<full|pos>.bin
+ *
+ * Output lines are comma separated and start with a record type (format,
+ * plan, static, compile, time), for scripts/bench-user.sh to tabulate.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bkey_jit.h"
+#include "bkey_jit_plan.h"
+#include "tests/ref_unpack.h"
+#include "tests/test_util.h"
+
+#define NR_KEYS		4096
+#define NR_RUNS		15		/* median of these */
+#define RUN_NS		20000000ULL	/* ~20 ms per run */
+#define COMPILE_BATCH	2000
+#define COMPILE_RUNS	11
+
+/* Key types, only so that the header byte is not always the same. */
+#define KT_INODE	8
+#define KT_DIRENT	9
+#define KT_EXTENT	12
+#define KT_ALLOC	30
+
+static const unsigned int unpacked_bits[BKEY_NR_FIELDS] = {
+	64, 64, 32, 32, 32, 64
+};
+
+static inline unsigned int bench_fls64(u64 v)
+{
+	return v ? 64 - __builtin_clzll(v) : 0;
+}
+
+/* --- bcachefs 6.12 format computation (fs/bcachefs/bkey.c) --- */
+
+struct fmt_state {
+	u64	min[BKEY_NR_FIELDS];
+	u64	max[BKEY_NR_FIELDS];
+};
+
+/* bch2_bkey_format_init(): a size of 0 must stay representable. */
+static void fmt_init(struct fmt_state *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < BKEY_NR_FIELDS; i++) {
+		s->min[i] = U64_MAX;
+		s->max[i] = 0;
+	}
+	s->min[BKEY_FIELD_SIZE] = 0;
+}
+
+static void fmt_add(struct fmt_state *s, unsigned int field, u64 v)
+{
+	s->min[field] = min(s->min[field], v);
+	s->max[field] = max(s->max[field], v);
+}
+
+static void fmt_add_pos(struct fmt_state *s, struct bpos p)
+{
+	fmt_add(s, BKEY_FIELD_INODE, p.inode);
+	fmt_add(s, BKEY_FIELD_OFFSET, p.offset);
+	fmt_add(s, BKEY_FIELD_SNAPSHOT, p.snapshot);
+}
+
+static void fmt_add_key(struct fmt_state *s, const struct bkey *k)
+{
+	fmt_add_pos(s, k->p);
+	fmt_add(s, BKEY_FIELD_SIZE, k->size);
+	fmt_add(s, BKEY_FIELD_VERSION_HI, k->bversion.hi);
+	fmt_add(s, BKEY_FIELD_VERSION_LO, k->bversion.lo);
+}
+
+/* set_format_field(): never let a packed field exceed its unpacked one. */
+static void set_format_field(struct bkey_format *f, unsigned int i,
+			     unsigned int bits, u64 offset)
+{
+	unsigned int ub = unpacked_bits[i];
+	u64 unpacked_max = ~((~0ULL << 1) << (ub - 1));
+
+	bits = min(bits, ub);
+	offset = bits == ub ? 0 :
+		min(offset, unpacked_max - ((1ULL << bits) - 1));
+	f->bits_per_field[i] = bits;
+	f->field_offset[i] = cpu_to_le64(offset);
+}
+
+/* bch2_bkey_format_done(), line for line. */
+static struct bkey_format fmt_done(struct fmt_state *s)
+{
+	struct bkey_format ret = { .nr_fields = BKEY_NR_FIELDS };
+	unsigned int i, bits = KEY_PACKED_BITS_START;
+
+	for (i = 0; i < BKEY_NR_FIELDS; i++) {
+		s->min[i] = min(s->min[i], s->max[i]);
+		set_format_field(&ret, i, bench_fls64(s->max[i] - s->min[i]),
+				 s->min[i]);
+		bits += ret.bits_per_field[i];
+	}
+
+	/* allow for extent merging: */
+	if (ret.bits_per_field[BKEY_FIELD_SIZE]) {
+		unsigned int b = min(4U, 32U - ret.bits_per_field[BKEY_FIELD_SIZE]);
+
+		ret.bits_per_field[BKEY_FIELD_SIZE] += b;
+		bits += b;
+	}
+
+	ret.key_u64s = DIV_ROUND_UP(bits, 64);
+
+	/* if we have enough spare bits, round fields up to nearest byte */
+	bits = ret.key_u64s * 64 - bits;
+	for (i = 0; i < BKEY_NR_FIELDS; i++) {
+		unsigned int r = ALIGN(ret.bits_per_field[i], 8) -
+			ret.bits_per_field[i];
+
+		if (r <= bits) {
+			set_format_field(&ret, i, ret.bits_per_field[i] + r,
+					 le64_to_cpu(ret.field_offset[i]));
+			bits -= r;
+		}
+	}
+	return ret;
+}
+
+/* bpos_successor(): a node's min_key follows the previous node's max_key. */
+static struct bpos bpos_successor(struct bpos p)
+{
+	if (!++p.snapshot && !++p.offset)
+		++p.inode;
+	return p;
+}
+
+static struct bpos mkpos(u64 inode, u64 offset, u32 snapshot)
+{
+	struct bpos p = { .snapshot = snapshot, .offset = offset, .inode = inode };
+
+	return p;
+}
+
+/* --- the suites: the keys of one btree node each --- */
+
+struct suite {
+	const char	*name;
+	const char	*desc;
+	/* Fill NR_KEYS sorted keys and the node's bounds. */
+	void		(*gen)(struct bkey *k, struct bpos *min_key,
+			       struct bpos *max_key);
+	bool		current;	/* use bch2_bkey_format_current */
+};
+
+static void key_init(struct bkey *k, u8 type, u64 inode, u64 offset,
+		     u32 snapshot, u32 size)
+{
+	memset(k, 0, sizeof(*k));
+	k->u64s = BKEY_U64s;
+	k->format = KEY_FORMAT_CURRENT;
+	k->type = type;
+	k->p = mkpos(inode, offset, snapshot);
+	k->size = size;
+}
+
+/* A size of 8..128 sectors, in 4k blocks. */
+static u32 extent_sectors(void)
+{
+	return 8 * (1 + rng64() % 16);
+}
+
+/*
+ * One file's extents: an inode number from the second inode shard (what
+ * a 2-CPU machine allocates with shard_inode_numbers), extents keyed by
+ * their end offset, sometimes a hole between them, no snapshots. The node
+ * starts right after an extent of the same file, in snapshot U32_MAX, so
+ * min_key.snapshot wraps to 0: the snapshot field is 32 bits wide, as in
+ * most real extents nodes.
+ */
+static void gen_extents(struct bkey *k, struct bpos *min_key,
+			struct bpos *max_key)
+{
+	u64 inode = (1ULL << 62) + 4242, start = 1 << 20;
+	unsigned int i;
+
+	*min_key = bpos_successor(mkpos(inode, start, U32_MAX));
+	for (i = 0; i < NR_KEYS; i++) {
+		u32 size = extent_sectors();
+
+		if (rng64() % 8 == 0)
+			start += 8 * (rng64() % 64);	/* a hole */
+		start += size;
+		key_init(&k[i], KT_EXTENT, inode, start, U32_MAX, size);
+	}
+	*max_key = k[NR_KEYS - 1].p;
+}
+
+/* The inodes btree: SPOS(0, inum, snapshot), inode numbers with gaps. */
+static void gen_inodes(struct bkey *k, struct bpos *min_key,
+		       struct bpos *max_key)
+{
+	u64 inum = (1ULL << 62) + 100000;
+	unsigned int i;
+
+	*min_key = bpos_successor(mkpos(0, inum, U32_MAX));
+	for (i = 0; i < NR_KEYS; i++) {
+		inum += 1 + rng64() % 1000;
+		key_init(&k[i], KT_INODE, 0, inum, U32_MAX, 0);
+	}
+	*max_key = k[NR_KEYS - 1].p;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * One big directory (about a million entries, siphash offsets): a node's
+ * 4096 dirents cover a 2^52 slice of the hash space, so the offset field
+ * is wide (52 bits, rounded to 56).
+ */
+static void gen_dirents(struct bkey *k, struct bpos *min_key,
+			struct bpos *max_key)
+{
+	u64 dir = 4096, base = 0x5a5a000000000000ULL, h[NR_KEYS];
+	unsigned int i;
+
+	for (i = 0; i < NR_KEYS; i++)
+		h[i] = base + (rng64() >> 12);
+	qsort(h, NR_KEYS, sizeof(h[0]), cmp_u64);
+	*min_key = bpos_successor(mkpos(dir, base - 1, U32_MAX));
+	for (i = 0; i < NR_KEYS; i++)
+		key_init(&k[i], KT_DIRENT, dir, h[i], U32_MAX, 0);
+	*max_key = k[NR_KEYS - 1].p;
+}
+
+/*
+ * The alloc btree: POS(dev 0, bucket), snapshot 0. The node follows the
+ * previous bucket's key, so min_key.snapshot is 1 (bpos_successor()) and
+ * the snapshot field gets a bit: bcachefs does exactly that.
+ */
+static void gen_alloc(struct bkey *k, struct bpos *min_key,
+		      struct bpos *max_key)
+{
+	u64 bucket = 131072;
+	unsigned int i;
+
+	*min_key = bpos_successor(mkpos(0, bucket - 1, 0));
+	for (i = 0; i < NR_KEYS; i++)
+		key_init(&k[i], KT_ALLOC, 0, bucket + i, 0, 0);
+	*max_key = k[NR_KEYS - 1].p;
+}
+
+/*
+ * Extents of 8 files with snapshots: each extent exists in 1..3 of the
+ * snapshots U32_MAX-15 .. U32_MAX (ids are allocated downwards). The node
+ * starts inside a run of snapshot keys, so no field wraps: the format
+ * fits one word, with fields that are not byte-aligned.
+ */
+static void gen_snapshots(struct bkey *k, struct bpos *min_key,
+			  struct bpos *max_key)
+{
+	u64 inode = 0x1000, start = 4096;
+	unsigned int i = 0, file = 0;
+
+	*min_key = bpos_successor(mkpos(inode, start, U32_MAX - 9));
+	while (i < NR_KEYS) {
+		u32 size = extent_sectors(), snap = U32_MAX - 15;
+		unsigned int n = 1 + rng64() % 3;
+
+		if (i / 512 != file) {		/* next file */
+			file = i / 512;
+			inode++;
+			start = 0;
+		}
+		start += size;
+		while (n-- && i < NR_KEYS) {
+			snap += 1 + rng64() % 5;
+			key_init(&k[i++], KT_EXTENT, inode, start, snap, size);
+		}
+	}
+	*max_key = k[NR_KEYS - 1].p;
+}
+
+/*
+ * Word straddling: one dirent in each of 4096 directories, hashes
+ * truncated to 63 bits, keys carrying 60-bit versions. The fields add up
+ * to exactly 3 words (13 + 63 + 32 + 60 + 24), so bcachefs has no spare
+ * bit to round anything: the offset crosses bit 128 too wide for one
+ * load (two loads and a funnel shift), and version.lo crosses bit 64.
+ */
+static void gen_straddle(struct bkey *k, struct bpos *min_key,
+			 struct bpos *max_key)
+{
+	u64 dir = 0x2000;
+	unsigned int i;
+
+	*min_key = bpos_successor(mkpos(dir, 1, U32_MAX));
+	for (i = 0; i < NR_KEYS; i++) {
+		key_init(&k[i], KT_DIRENT, dir + 2 * i,
+			 max(rng64() >> 1, 2ULL), U32_MAX, 0);
+		k[i].bversion.lo = rng64() >> 4;
+	}
+	*max_key = k[NR_KEYS - 1].p;
+}
+
+/* Unpacked keys (bch2_bkey_format_current): every field full width. */
+static void gen_current(struct bkey *k, struct bpos *min_key,
+			struct bpos *max_key)
+{
+	unsigned int i;
+
+	gen_extents(k, min_key, max_key);
+	for (i = 0; i < NR_KEYS; i++) {
+		k[i].bversion.lo = rng64();
+		k[i].bversion.hi = (u32)rng64();
+	}
+}
+
+static const struct suite suites[] = {
+	{ "extents", "extents of one inode", gen_extents },
+	{ "inodes", "inodes btree with spread inode numbers", gen_inodes },
+	{ "dirents", "dirents with hashed offsets", gen_dirents },
+	{ "alloc", "alloc btree: dev 0 buckets", gen_alloc },
+	{ "snapshots", "extents of 8 inodes in 16 snapshots", gen_snapshots },
+	{ "straddle", "fields straddling 64-bit words", gen_straddle },
+	{ "current", "unpacked format 64/64/32/32/32/64", gen_current, true },
+};
+
+#define NR_SUITES	ARRAY_SIZE(suites)
+
+static const struct bkey_format format_current = {
+	.key_u64s	= BKEY_U64s,
+	.nr_fields	= BKEY_NR_FIELDS,
+	.bits_per_field	= { 64, 64, 32, 32, 32, 64 },
+};
+
+/* One suite, ready to run: its format, packed keys, and unpacker. */
+struct bench_fmt {
+	const struct suite	*s;
+	struct bkey_format	f;
+	u64			*packed;	/* NR_KEYS keys, back to back */
+	struct bkey		*keys;		/* the same keys, unpacked */
+	struct bkey_jit		*j;
+};
+
+static void key_vals(const struct bkey_format *f, const struct bkey *k,
+		     u64 v[BKEY_NR_FIELDS])
+{
+	v[0] = k->p.inode;
+	v[1] = k->p.offset;
+	v[2] = k->p.snapshot;
+	v[3] = k->size;
+	v[4] = k->bversion.hi;
+	v[5] = k->bversion.lo;
+	for (unsigned int i = 0; i < BKEY_NR_FIELDS; i++)
+		v[i] -= le64_to_cpu(f->field_offset[i]);
+}
+
+static void bench_fmt_init(struct bench_fmt *b, const struct suite *s)
+{
+	struct bpos min_key, max_key;
+	struct fmt_state st;
+	unsigned int i, w;
+	char err[160];
+
+	b->s = s;
+	rng_state = 0x9e3779b97f4a7c15ULL;	/* same keys on every run */
+	b->keys = calloc(NR_KEYS, sizeof(*b->keys));
+	s->gen(b->keys, &min_key, &max_key);
+
+	/* bch2_btree_calc_format() */
+	fmt_init(&st);
+	fmt_add_pos(&st, min_key);
+	fmt_add_pos(&st, max_key);
+	for (i = 0; i < NR_KEYS; i++)
+		fmt_add_key(&st, &b->keys[i]);
+	b->f = s->current ? format_current : fmt_done(&st);
+	if (bkey_format_validate(&b->f, err, sizeof(err))) {
+		fprintf(stderr, "bench: %s: invalid format: %s\n", s->name, err);
+		exit(1);
+	}
+
+	/* One spare key of zeroes at the end, as a bset is followed by more. */
+	w = b->f.key_u64s;
+	b->packed = aligned_alloc(64, ALIGN((NR_KEYS + 1) * w * 8, 64));
+	memset(b->packed, 0, (NR_KEYS + 1) * w * 8);
+	for (i = 0; i < NR_KEYS; i++) {
+		struct bkey_packed *p = (void *)(b->packed + i * w);
+		u64 v[BKEY_NR_FIELDS];
+
+		key_vals(&b->f, &b->keys[i], v);
+		ref_pack_fields(&b->f, p, v);
+		p->u64s = w;
+		p->format = KEY_FORMAT_LOCAL_BTREE;
+		p->type = b->keys[i].type;
+	}
+
+	b->j = bkey_jit_get(&b->f);
+	if (IS_ERR(b->j)) {
+		fprintf(stderr, "bench: %s: bkey_jit_get failed\n", s->name);
+		exit(1);
+	}
+}
+
+/* Every unpacker must give the key we packed, or timing it is pointless. */
+static void bench_fmt_check(const struct bench_fmt *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_KEYS; i++) {
+		const struct bkey_packed *p = (void *)(b->packed + i * b->f.key_u64s);
+		struct bkey want = b->keys[i], a, c, d;
+		struct bpos pa;
+
+		want.u64s = BKEY_U64s;
+		want.format = KEY_FORMAT_CURRENT;
+		memset(&a, 0x5a, sizeof(a));
+		memset(&pa, 0x5a, sizeof(pa));
+		bkey_jit_unpack(b->j, &a, p);
+		bkey_jit_unpack_pos(b->j, &pa, p);
+		bkey_jit_unpack_generic(b->j, &c, p);
+		d = bch_unpack_key(&b->f, p);
+		if (memcmp(&a, &want, 40) || memcmp(&c, &want, 40) ||
+		    memcmp(&d, &want, 40) || memcmp(&pa, &want.p, 20)) {
+			fprintf(stderr, "bench: %s: key %u does not round-trip\n",
+				b->s->name, i);
+			exit(1);
+		}
+	}
+}
+
+/* --- the harness --- */
+
+typedef void (*walk_fn)(void *dst, const struct bkey_packed *src);
+
+/* The unpacker the generic wrappers work for (the one format being run). */
+static const struct bkey_jit *cur_j;
+static const struct bkey_format *cur_f;
+volatile u64 bench_sink;
+
+/*
+ * The walk every variant is timed (and counted by callgrind) in. noipa:
+ * the compiler must neither see through the function pointer nor clone
+ * the function, so the loop is the same code for every unpacker and
+ * callgrind finds it by name.
+ */
+__attribute__((noipa))
+u64 bench_walk(walk_fn fn, const struct bkey_packed *k, unsigned int nr,
+	       void *dst)
+{
+	u64 sink = 0, v;
+
+	while (nr--) {
+		fn(dst, k);
+		/* bytes 4..11: bversion.lo of a bkey, offset of a bpos */
+		memcpy(&v, (u8 *)dst + 4, 8);
+		sink ^= v;
+		k = (const void *)((const u64 *)k + k->u64s);
+	}
+	return sink;
+}
+
+/* The harness alone: what every unpacker does at least. */
+static void unpack_harness(void *dst, const struct bkey_packed *src)
+{
+	((struct bkey *)dst)->u64s = src->u64s;
+}
+
+/* Our generic C, as bkey_jit_unpack() runs it when there is no code. */
+static void unpack_generic(void *dst, const struct bkey_packed *src)
+{
+	bkey_jit_unpack_generic(cur_j, dst, src);
+}
+
+/*
+ * Linux 6.12 __bch2_bkey_unpack_key(), the baseline. flatten: inlined,
+ * the key is built straight in dst; out of line, gcc returns it in a stack
+ * temporary and copies it with 16-byte loads that cannot be forwarded
+ * from the narrower stores that built it, a stall that would be charged
+ * to the algorithm.
+ */
+static __attribute__((flatten)) void unpack_bch(void *dst, const struct bkey_packed *src)
+{
+	*(struct bkey *)dst = bch_unpack_key(cur_f, src);
+}
+
+/*
+ * For reference, the same algorithm called the way bcachefs calls it: out
+ * of line (__bch2_bkey_unpack_key() lives in bkey.c), the key returned by
+ * value and copied into place (*u = bkey_unpack_key(b, k) in
+ * __bkey_disassemble()). The copy is built without SSE, as in the kernel,
+ * so it is 8-byte moves. The targets are judged against the inlined
+ * baseline above, the faster of the two.
+ */
+#ifdef __x86_64__
+#define KERNEL_REGS	__attribute__((target("general-regs-only")))
+#else
+#define KERNEL_REGS
+#endif
+
+__attribute__((noinline))
+struct bkey bch_unpack_key_call(const struct bkey_format *f,
+				const struct bkey_packed *in)
+{
+	return bch_unpack_key(f, in);
+}
+
+static KERNEL_REGS void unpack_bch_call(void *dst,
+					const struct bkey_packed *src)
+{
+	*(struct bkey *)dst = bch_unpack_key_call(cur_f, src);
+}
+
+enum variant { V_HARNESS, V_JIT, V_JITPOS, V_GENERIC, V_BCH, V_BCH_CALL, V_NR };
+
+static const char *const variant_names[V_NR] = {
+	"harness", "jit", "jitpos", "generic", "bch", "bchcall",
+};
+
+static walk_fn variant_fn(const struct bench_fmt *b, enum variant v)
+{
+	switch (v) {
+	case V_JIT:
+		return (walk_fn)b->j->unpack;
+	case V_JITPOS:
+		return (walk_fn)b->j->unpack_pos;
+	case V_GENERIC:
+		return unpack_generic;
+	case V_BCH:
+		return unpack_bch;
+	case V_BCH_CALL:
+		return unpack_bch_call;
+	default:
+		return unpack_harness;
+	}
+}
+
+/*
+ * CPU time of this thread, not wall time: the machine is shared (parallel
+ * builds, other benchmarks), and time spent preempted is not the
+ * unpacker's. A 20 ms run spans many time slices, so the cost of
+ * refilling caches after a preemption stays in the noise.
+ */
+static u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static u64 run_passes(const struct bench_fmt *b, walk_fn fn,
+		      unsigned long passes, struct bkey *dst)
+{
+	const struct bkey_packed *k = (const void *)b->packed;
+	u64 sink = 0;
+
+	while (passes--)
+		sink ^= bench_walk(fn, k, NR_KEYS, dst);
+	return sink;
+}
+
+/*
+ * ns/key of every variant on one format. Runs of the variants are
+ * interleaved, so that a frequency change or a noisy neighbour hits them
+ * all alike rather than one variant's whole series.
+ */
+static void time_format(const struct bench_fmt *b, double ns_key[V_NR])
+{
+	double samples[V_NR][NR_RUNS];
+	unsigned long passes[V_NR];
+	struct bkey dst;
+	unsigned int v, r;
+
+	cur_j = b->j;
+	cur_f = &b->f;
+	for (v = 0; v < V_NR; v++) {
+		walk_fn fn = variant_fn(b, v);
+		u64 t;
+
+		/* Warm up caches and predictors, then size a ~20 ms run. */
+		bench_sink ^= run_passes(b, fn, 50, &dst);
+		t = now_ns();
+		bench_sink ^= run_passes(b, fn, 50, &dst);
+		t = max(now_ns() - t, 1ULL);
+		passes[v] = max(1ULL, RUN_NS * 50 / t);
+	}
+	for (r = 0; r < NR_RUNS; r++)
+		for (v = 0; v < V_NR; v++) {
+			u64 t = now_ns();
+
+			bench_sink ^= run_passes(b, variant_fn(b, v), passes[v], &dst);
+			t = now_ns() - t;
+			samples[v][r] = (double)t / (passes[v] * NR_KEYS);
+		}
+	for (v = 0; v < V_NR; v++)
+		ns_key[v] = median(samples[v], NR_RUNS);
+}
+
+/* --- compile time and static counts --- */
+
+static int compile_one(const struct bkey_format *f, u8 *buf,
+		       struct bkey_jit_emitted out[2])
+{
+	struct bkey_jit_emit_opts o = { 0 };
+	struct bkey_plan plan;
+	unsigned int kind;
+	int ret;
+
+	ret = bkey_format_validate(f, NULL, 0);
+	for (kind = 0; kind < 2 && !ret; kind++) {
+		ret = bkey_plan_build(f, kind, &plan);
+		if (!ret)
+			ret = bkey_jit_arch_emit(&plan, &o, buf + kind * BKEY_JIT_MAX_CODE,
+						 (unsigned long)buf + kind * BKEY_JIT_MAX_CODE,
+						 &out[kind]);
+	}
+	return ret;
+}
+
+/* Median ns to validate, plan and emit both functions of a format. */
+static double compile_ns(const struct bkey_format *f)
+{
+	u8 buf[2 * BKEY_JIT_MAX_CODE] __aligned(16);
+	struct bkey_jit_emitted out[2];
+	double samples[COMPILE_RUNS];
+	unsigned int r, i;
+
+	for (i = 0; i < COMPILE_BATCH; i++)
+		compile_one(f, buf, out);
+	for (r = 0; r < COMPILE_RUNS; r++) {
+		u64 t = now_ns();
+
+		for (i = 0; i < COMPILE_BATCH; i++)
+			compile_one(f, buf, out);
+		samples[r] = (double)(now_ns() - t) / COMPILE_BATCH;
+	}
+	return median(samples, COMPILE_RUNS);
+}
+
+/* What each plan is made of: the emitters' cost drivers. */
+static void print_plan(const struct bench_fmt *b)
+{
+	static const char *const names[] = {
+		"header", "load", "extract", "funnel", "add", "store",
+		"store_imm", "ret",
+	};
+	unsigned int kind, i;
+
+	for (kind = 0; kind < 2; kind++) {
+		unsigned int n[ARRAY_SIZE(names)] = { 0 }, masks = 0, add64 = 0;
+		struct bkey_plan plan;
+
+		if (bkey_plan_build(&b->f, kind, &plan))
+			continue;
+		for (i = 0; i < plan.nr_ops; i++) {
+			const struct bkey_plan_op *op = &plan.ops[i];
+
+			n[op->code]++;
+			masks += op->code == BKEY_PLAN_EXTRACT && op->mask;
+			add64 += op->code == BKEY_PLAN_ADD && op->imm > U32_MAX;
+		}
+		printf("plan,%s,%s", b->s->name, kind ? "pos" : "full");
+		for (i = 0; i < ARRAY_SIZE(names); i++)
+			printf(",%s=%u", names[i], n[i]);
+		printf(",masked=%u,add_imm64=%u\n", masks, add64);
+	}
+}
+
+static void print_static(const struct bench_fmt *b)
+{
+	u8 buf[2 * BKEY_JIT_MAX_CODE] __aligned(16);
+	struct bkey_jit_emitted out[2];
+	char text[256];
+
+	bkey_jit_format_to_text(text, sizeof(text), &b->f);
+	printf("format,%s,%s,%s\n", b->s->name, b->s->desc, text);
+	print_plan(b);
+	if (compile_one(&b->f, buf, out)) {
+		printf("static,%s,%s,,,,\n", b->s->name, bkey_jit_arch_name);
+		return;
+	}
+	printf("static,%s,%s,%u,%u,%u,%u\n", b->s->name, bkey_jit_arch_name,
+	       out[0].len, out[0].nr_insns, out[1].len, out[1].nr_insns);
+}
+
+static void dump_code(const struct bench_fmt *b, const char *dir)
+{
+	u8 buf[2 * BKEY_JIT_MAX_CODE] __aligned(16);
+	struct bkey_jit_emitted out[2];
+	unsigned int kind;
+
+	if (compile_one(&b->f, buf, out))
+		return;
+	for (kind = 0; kind < 2; kind++) {
+		char path[512];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/%s.%s.bin", dir, b->s->name,
+			 kind ? "pos" : "full");
+		fp = fopen(path, "w");
+		if (!fp) {
+			perror(path);
+			exit(1);
+		}
+		fwrite(buf + kind * BKEY_JIT_MAX_CODE + out[kind].entry, 1,
+		       out[kind].len - out[kind].entry, fp);
+		fclose(fp);
+	}
+}
+
+/* Timing on one CPU: no migrations, one set of caches. */
+static int pin_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0) {
+		if (sched_getaffinity(0, sizeof(set), &set))
+			return -1;
+		for (cpu = CPU_SETSIZE - 1; cpu >= 0; cpu--)
+			if (CPU_ISSET(cpu, &set))
+				break;
+	}
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set)) {
+		perror("sched_setaffinity");
+		return -1;
+	}
+	return cpu;
+}
+
+static const struct suite *find_suite(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_SUITES; i++)
+		if (!strcmp(suites[i].name, name))
+			return &suites[i];
+	fprintf(stderr, "bench: no format %s\n", name);
+	exit(2);
+}
+
+static int callgrind_mode(const char *mode, const char *name, unsigned int k)
+{
+	struct bench_fmt b;
+	struct bkey dst;
+	enum variant v;
+
+	for (v = 0; v < V_NR; v++)
+		if (!strcmp(variant_names[v], mode))
+			break;
+	if (v == V_NR) {
+		fprintf(stderr, "bench: no mode %s\n", mode);
+		return 2;
+	}
+	bench_fmt_init(&b, find_suite(name));
+	if ((v == V_JIT || v == V_JITPOS) && !b.j->unpack) {
+		fprintf(stderr, "bench: no JIT code (fallback %u)\n", b.j->fallback);
+		return 1;
+	}
+	cur_j = b.j;
+	cur_f = &b.f;
+	bench_sink ^= run_passes(&b, variant_fn(&b, v), k, &dst);
+	printf("keys,%u\n", k * NR_KEYS);
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: bench [--cpu N] | --static-only | --list |\n"
+		"       --callgrind harness|jit|jitpos|generic|bch|bchcall FORMAT [K] |\n"
+		"       --dump-code DIR\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	bool static_only = false;
+	const char *dump_dir = NULL;
+	int cpu = -1;
+	unsigned int i;
+
+	for (i = 1; i < (unsigned int)argc; i++) {
+		if (!strcmp(argv[i], "--static-only")) {
+			static_only = true;
+		} else if (!strcmp(argv[i], "--list")) {
+			for (i = 0; i < NR_SUITES; i++)
+				printf("%s\n", suites[i].name);
+			return 0;
+		} else if (!strcmp(argv[i], "--callgrind") && i + 2 < (unsigned int)argc) {
+			return callgrind_mode(argv[i + 1], argv[i + 2],
+					      i + 3 < (unsigned int)argc ?
+					      atoi(argv[i + 3]) : 8);
+		} else if (!strcmp(argv[i], "--dump-code") && i + 1 < (unsigned int)argc) {
+			dump_dir = argv[++i];
+		} else if (!strcmp(argv[i], "--cpu") && i + 1 < (unsigned int)argc) {
+			cpu = atoi(argv[++i]);
+		} else {
+			usage();
+		}
+	}
+
+	if (!static_only && !dump_dir) {
+		cpu = pin_cpu(cpu);
+		printf("cpu,%d\n", cpu);
+	}
+
+	for (i = 0; i < NR_SUITES; i++) {
+		struct bench_fmt b;
+		double ns[V_NR];
+		unsigned int v;
+
+		bench_fmt_init(&b, &suites[i]);
+		if (dump_dir) {
+			dump_code(&b, dump_dir);
+			continue;
+		}
+		print_static(&b);
+		if (static_only)
+			continue;
+		bench_fmt_check(&b);
+		if (!b.j->unpack) {
+			fprintf(stderr, "bench: %s: no JIT code (fallback %u)\n",
+				b.s->name, b.j->fallback);
+			return 1;
+		}
+		printf("compile,%s,%.1f\n", b.s->name, compile_ns(&b.f));
+		time_format(&b, ns);
+		printf("time,%s", b.s->name);
+		for (v = 0; v < V_NR; v++)
+			printf(",%s=%.3f", variant_names[v], ns[v]);
+		printf("\n");
+		fflush(stdout);
+	}
+	return 0;
+}
