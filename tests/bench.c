@@ -851,8 +851,16 @@ int main(int argc, char **argv)
 	}
 
 	if (!static_only && !dump_dir) {
+		u64 t;
+
 		cpu = pin_cpu(cpu);
 		printf("cpu,%d\n", cpu);
+		/*
+		 * Spin ~300 ms first: the first format timed must not pay for
+		 * the CPU leaving a low-power state or a frequency ramp.
+		 */
+		for (t = now_ns(); now_ns() - t < 300000000ULL;)
+			bench_sink++;
 	}
 
 	for (i = 0; i < NR_SUITES; i++) {
