@@ -23,15 +23,27 @@ static struct bkey_plan_op *plan_add(struct bkey_plan *plan, u8 code)
 
 /*
  * Find the narrowest load (1, 2, 4 or 8 bytes) that holds the whole field
- * and stays inside the key: start at the byte holding the field's lowest
- * bit, or earlier when that would run past the key's end.
+ * and stays inside the key. A field that ends on a byte boundary is best
+ * loaded so that it ends at the top of the loaded value: then a shift
+ * alone extracts it, no mask. Otherwise start at the byte holding the
+ * field's lowest bit, or earlier when that would run past the key's end.
  */
 static bool plan_pick_load(unsigned int lsb, unsigned int bits,
 			   unsigned int key_bytes, unsigned int *byte,
 			   unsigned int *size)
 {
 	static const u8 sizes[] = { 1, 2, 4, 8 };
-	unsigned int i;
+	unsigned int i, end = lsb + bits;
+
+	for (i = 0; end % 8 == 0 && i < ARRAY_SIZE(sizes); i++) {
+		unsigned int z = sizes[i];
+
+		if (bits <= 8 * z && end / 8 >= z) {
+			*byte = end / 8 - z;
+			*size = z;
+			return true;
+		}
+	}
 
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		unsigned int z = sizes[i];
@@ -132,6 +144,41 @@ static void plan_field(struct bkey_plan *plan, const struct bkey_format *f,
 	op->off = dst_off;
 }
 
+/*
+ * Two 4-byte constants side by side become one 8-byte store when the
+ * combined value is a sign-extended 32-bit immediate (zeros, mostly):
+ * one instruction instead of two on both architectures. Stores write
+ * disjoint bytes, so their order does not matter.
+ */
+static void plan_merge_const_stores(struct bkey_plan *plan)
+{
+	unsigned int i, j, n = 0;
+
+	for (i = 0; i < plan->nr_ops; i++) {
+		struct bkey_plan_op *a = &plan->ops[i];
+
+		if (a->code != BKEY_PLAN_STORE_IMM || a->size != 4)
+			continue;
+		for (j = 0; j < plan->nr_ops; j++) {
+			struct bkey_plan_op *b = &plan->ops[j];
+			u64 v = a->imm | (b->imm << 32);
+
+			if (b->code != BKEY_PLAN_STORE_IMM || b->size != 4 ||
+			    b->off != a->off + 4 || (s64)v != (s32)v)
+				continue;
+			a->size = 8;
+			a->imm = v;
+			b->code = BKEY_PLAN_NR_OPCODES;	/* deleted below */
+			break;
+		}
+	}
+
+	for (i = 0; i < plan->nr_ops; i++)
+		if (plan->ops[i].code != BKEY_PLAN_NR_OPCODES)
+			plan->ops[n++] = plan->ops[i];
+	plan->nr_ops = n;
+}
+
 /**
  * bkey_plan_build - lower a format to a plan
  * @f:		the format; validated here, no plan for an invalid one
@@ -170,6 +217,7 @@ int bkey_plan_build(const struct bkey_format *f, enum bkey_plan_kind kind,
 			   kind == BKEY_PLAN_UNPACK ? d->off : d->pos_off);
 	}
 
+	plan_merge_const_stores(plan);
 	plan_add(plan, BKEY_PLAN_RET);
 	return 0;
 }

@@ -42,6 +42,7 @@ enum bkey_plan_opcode {
 	BKEY_PLAN_STORE,
 	BKEY_PLAN_STORE_IMM,
 	BKEY_PLAN_RET,
+	BKEY_PLAN_NR_OPCODES,
 };
 
 #define BKEY_PLAN_NR_REGS	4
