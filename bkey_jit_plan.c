@@ -63,7 +63,7 @@ static bool plan_pick_load(unsigned int lsb, unsigned int bits,
 
 static void plan_field_extract(struct bkey_plan *plan, unsigned int reg,
 			       unsigned int lsb, unsigned int bits,
-			       unsigned int key_bytes)
+			       unsigned int key_bytes, unsigned int dst_size)
 {
 	struct bkey_plan_op *op;
 	unsigned int byte, size, shift;
@@ -83,7 +83,13 @@ static void plan_field_extract(struct bkey_plan *plan, unsigned int reg,
 		op->size = size == 8 ? 8 : 4;
 		op->shift = shift;
 		op->width = bits;
-		op->mask = shift + bits < 8 * size;
+		/*
+		 * No mask when the field reaches the top of the load, or
+		 * when it is 32 bits going to a 32-bit destination: the
+		 * 32-bit add and store ignore the bits above.
+		 */
+		op->mask = shift + bits < 8 * size &&
+			   !(dst_size == 4 && bits == 32);
 		return;
 	}
 
@@ -129,7 +135,7 @@ static void plan_field(struct bkey_plan *plan, const struct bkey_format *f,
 		return;
 	}
 
-	plan_field_extract(plan, reg, lsb, bits, 8 * f->key_u64s);
+	plan_field_extract(plan, reg, lsb, bits, 8 * f->key_u64s, size);
 
 	if (offset) {
 		op = plan_add(plan, BKEY_PLAN_ADD);
@@ -205,11 +211,29 @@ int bkey_plan_build(const struct bkey_format *f, enum bkey_plan_kind kind,
 	if (kind == BKEY_PLAN_UNPACK) {
 		op = plan_add(plan, BKEY_PLAN_HEADER);
 		op->imm = BKEY_U64s - f->key_u64s;
+		op->size = 4;
+		/*
+		 * A constant version.lo whose low half is zero (always, in
+		 * practice) rides along with the header: an 8-byte header
+		 * store covers bytes 4..7 and the high half joins
+		 * version.hi, one store fewer.
+		 */
+		if (!f->bits_per_field[BKEY_FIELD_VERSION_LO] &&
+		    !(u32)le64_to_cpu(f->field_offset[BKEY_FIELD_VERSION_LO])) {
+			op->size = 8;
+			op = plan_add(plan, BKEY_PLAN_STORE_IMM);
+			op->size = 4;
+			op->off = offsetof(struct bkey, bversion.lo) + 4;
+			op->imm = le64_to_cpu(f->field_offset[BKEY_FIELD_VERSION_LO]) >> 32;
+		}
 	}
 
 	nr_fields = kind == BKEY_PLAN_UNPACK ? BKEY_NR_FIELDS
 					      : BKEY_POS_NR_FIELDS;
 	for (i = 0; i < nr_fields; i++) {
+		if (kind == BKEY_PLAN_UNPACK && i == BKEY_FIELD_VERSION_LO &&
+		    plan->ops[0].size == 8)
+			continue;	/* stored with the header */
 		const struct bkey_jit_field_dst *d = &bkey_jit_field_dst[i];
 
 		/* Alternate register pairs so neighbouring fields overlap. */
@@ -241,7 +265,7 @@ static int plan_op_to_text(char *buf, size_t size, const struct bkey_plan_op *op
 
 	switch (op->code) {
 	case BKEY_PLAN_HEADER:
-		return snprintf(buf, size, "%s u64s+=%llu", name, imm);
+		return snprintf(buf, size, "%s u64s+=%llu :%u", name, imm, op->size);
 	case BKEY_PLAN_LOAD:
 		return snprintf(buf, size, "%s r%u = src[%u]:%u", name,
 				op->reg, op->off, op->size);

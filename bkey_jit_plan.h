@@ -11,12 +11,15 @@
  *   key_u64s words.
  *
  *   HEADER      DST[0..3] = { (u8)(SRC[0] + imm), (SRC[1] & 0x80) | 1,
- *                             SRC[2], 0 }              (struct bkey only)
+ *                             SRC[2], 0 }              (struct bkey only);
+ *               with size 8, also DST[4..7] = 0
  *   LOAD        r[reg] = zero-extended little-endian load of size (1,2,4,8)
  *               bytes at SRC + off
  *   EXTRACT     r[reg] = (r[reg] >> shift) & mask(width); when !mask the
  *               bits of r[reg] above shift + width are known to be zero
- *               and the AND may be skipped (shift 0 .. 63, width 1 .. 64)
+ *               (or are ignored: a 32-bit field whose ADD and STORE have
+ *               size 4) and the AND may be skipped (shift 0 .. 63,
+ *               width 1 .. 64)
  *   FUNNEL      r[reg] = ((r[reg2]:r[reg]) >> shift) & mask(width), a
  *               128-bit shift; shift 1 .. 63 (fields straddling words)
  *   ADD         r[reg] += imm, modulo 2^(8 * size) (size 4 or 8: the upper

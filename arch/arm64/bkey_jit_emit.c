@@ -264,7 +264,7 @@ static void emit_extract(u8 rd, unsigned int shift, unsigned int width,
  *	bfxil	w10, w9, #0, #8		// u64s, wrapped modulo 256
  *	stur	w10, [x0]
  */
-static void emit_header(u64 imm, struct jit_ctx *ctx)
+static void emit_header(u64 imm, bool is64, struct jit_ctx *ctx)
 {
 	u32 n, immr, imms;
 
@@ -277,7 +277,11 @@ static void emit_header(u64 imm, struct jit_ctx *ctx)
 	a64_bitmask_imm(KEY_FORMAT_CURRENT << 8, false, &n, &immr, &imms);
 	emit(A64_ORR_I(0, TMP1, TMP1, n, immr, imms), ctx);
 	emit(A64_BFXIL(0, TMP1, TMP0, 0, 8), ctx);
-	emit(A64_STUR32(TMP1, DST_REG, 0), ctx);
+	/* size 8: W-register writes zeroed the upper half, bytes 4..7 are 0 */
+	if (is64)
+		emit(A64_STUR64(TMP1, DST_REG, 0), ctx);
+	else
+		emit(A64_STUR32(TMP1, DST_REG, 0), ctx);
 }
 
 static void emit_load(u8 rt, unsigned int size, unsigned int off,
@@ -556,7 +560,7 @@ static void build_body(struct jit_ctx *ctx)
 		switch (op->code) {
 		case BKEY_PLAN_HEADER:
 			flush_store(ctx);
-			emit_header(op->imm, ctx);
+			emit_header(op->imm, op->size == 8, ctx);
 			break;
 		case BKEY_PLAN_LOAD:
 			flush_store(ctx);

@@ -296,7 +296,8 @@ static void emit_mask(struct jit_ctx *ctx, enum x86_reg reg,
  * carries into the format byte. "or r32, 0x100" rather than "or ah, 1"
  * avoids an ah merge uop on Intel when the dword is stored.
  */
-static void emit_header(struct jit_ctx *ctx, enum x86_reg tmp, u8 imm)
+static void emit_header(struct jit_ctx *ctx, enum x86_reg tmp, u8 imm,
+			bool is64)
 {
 	emit_load(ctx, tmp, SRC_REG, 4, 0);
 	emit_alu_imm(ctx, X86_ALU_AND, tmp, 0x00ff0000 |
@@ -304,7 +305,8 @@ static void emit_header(struct jit_ctx *ctx, enum x86_reg tmp, u8 imm)
 	if (imm)
 		emit_alu8_imm(ctx, X86_ALU_ADD, tmp, imm);
 	emit_alu_imm(ctx, X86_ALU_OR, tmp, KEY_FORMAT_CURRENT << 8, false);
-	emit_store(ctx, DST_REG, 0, tmp, false);
+	/* size 8: the 32-bit ops zeroed the upper half, bytes 4..7 are 0 */
+	emit_store(ctx, DST_REG, 0, tmp, is64);
 }
 
 /* Does @op read virtual register @vreg? */
@@ -534,7 +536,8 @@ static void build_op(struct jit_ctx *ctx, unsigned int idx)
 
 	switch (op->code) {
 	case BKEY_PLAN_HEADER:
-		emit_header(ctx, header_tmp(ctx->plan, idx), (u8)op->imm);
+		emit_header(ctx, header_tmp(ctx->plan, idx), (u8)op->imm,
+			    op->size == 8);
 		break;
 	case BKEY_PLAN_LOAD:
 		emit_load(ctx, vreg_map[op->reg], SRC_REG, op->size, op->off);
