@@ -481,14 +481,17 @@ volatile u64 bench_sink;
  */
 __attribute__((noipa))
 u64 bench_walk(walk_fn fn, const struct bkey_packed *k, unsigned int nr,
-	       void *dst)
+	       void *dst, unsigned int fold_off)
 {
 	u64 sink = 0, v;
 
 	while (nr--) {
 		fn(dst, k);
-		/* bytes 4..11: bversion.lo of a bkey, offset of a bpos */
-		memcpy(&v, (u8 *)dst + 4, 8);
+		/*
+		 * The position's offset (byte 24 of a bkey, 4 of a bpos),
+		 * which is what searches read first.
+		 */
+		memcpy(&v, (u8 *)dst + fold_off, 8);
 		sink ^= v;
 		k = (const void *)((const u64 *)k + k->u64s);
 	}
@@ -603,8 +606,11 @@ static u64 run_passes(const struct bench_fmt *b, walk_fn fn,
 	const struct bkey_packed *k = (const void *)b->packed;
 	u64 sink = 0;
 
+	unsigned int fold_off = fn == (walk_fn)b->j->unpack_pos ?
+		offsetof(struct bpos, offset) : offsetof(struct bkey, p.offset);
+
 	while (passes--)
-		sink ^= bench_walk(fn, k, NR_KEYS, dst);
+		sink ^= bench_walk(fn, k, NR_KEYS, dst, fold_off);
 	return sink;
 }
 
