@@ -24,7 +24,10 @@ esac
 # One build per tree at a time; kernel-tree.sh inherits the lock.
 mkdir -p "$cache/trees" "$cache/logs"
 exec 9>"$cache/trees/$name.lock"
-flock 9
+if ! flock -n 9; then
+	echo "kernel-build: another build of $name is running, waiting for it" >&2
+	flock 9
+fi
 export BKEY_JIT_TREE_LOCKED=1
 
 start=$(date +%s)

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Boot a test kernel + initramfs under qemu (TCG: KVM guests hang here).
+#
+# usage: qemu-run.sh ARCH KERNEL INITRAMFS [--disk IMG]... [--append "..."]
+#                    [--timeout SEC] [--log FILE] [--smp N] [--interactive]
+#   --disk IMG     virtio-blk disk (raw, or qcow2 by extension); the first
+#                  is /dev/vda in the guest, the next /dev/vdb, ...
+#   --append       extra kernel command line
+#   --timeout      kill qemu after SEC seconds (default 600); exit 124
+#   --log FILE     console output also written to FILE (always on stdout)
+#   --interactive  keep stdin attached (a shell in the guest); Ctrl-a x quits
+# exit status: 124 on timeout, 3 if the kernel panicked/oopsed, else qemu's.
+# The command line has panic=-1 so a panic ends qemu at once (-no-reboot).
+set -euo pipefail
+
+usage() { sed -n '3,12p' "$0" >&2; exit 2; }
+[ $# -ge 3 ] || usage
+arch=$1 kernel=$2 initrd=$3
+shift 3
+disks=() append='' timeout=600 log='' smp=1 interactive=''
+while [ $# -gt 0 ]; do
+	case $1 in
+	--disk) disks+=("$2"); shift 2 ;;
+	--append) append=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--log) log=$2; shift 2 ;;
+	--smp) smp=$2; shift 2 ;;
+	--interactive) interactive=1; shift ;;
+	*) usage ;;
+	esac
+done
+
+case $arch in
+x86_64)
+	qemu=(qemu-system-x86_64 -M q35 -cpu max)
+	console=ttyS0
+	;;
+arm64)
+	# pauth-impdef: QEMU's own pointer-auth algorithm, far cheaper under
+	# TCG than the architected QARMA one, same semantics for the guest.
+	qemu=(qemu-system-aarch64 -M virt -cpu "max,pauth-impdef=on")
+	console=ttyAMA0
+	;;
+*) usage ;;
+esac
+qemu+=(-m 1G -smp "$smp" -nographic -no-reboot -accel tcg
+	-kernel "$kernel" -initrd "$initrd"
+	-append "console=$console panic=-1 oops=panic $append")
+for d in "${disks[@]}"; do
+	fmt=raw
+	case $d in *.qcow2) fmt=qcow2 ;; esac
+	qemu+=(-drive "file=$d,format=$fmt,if=virtio,cache=unsafe")
+done
+
+log=${log:-/dev/null}
+mkdir -p "$(dirname "$log")"
+rc=0
+if [ -n "$interactive" ]; then
+	timeout -k 5 "$timeout" "${qemu[@]}" | tee "$log" || rc=$?
+else
+	timeout -k 5 "$timeout" "${qemu[@]}" </dev/null | tee "$log" || rc=$?
+fi
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+	echo "qemu-run: TIMEOUT after ${timeout}s" | tee -a "$log" >&2
+	exit 124
+fi
+if [ "$log" != /dev/null ] && grep -qE 'Kernel panic - not syncing|Oops:|BUG:' "$log"; then
+	echo "qemu-run: kernel panic/oops in the log" >&2
+	exit 3
+fi
+exit $rc
