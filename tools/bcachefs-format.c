@@ -143,7 +143,7 @@ struct bch_sb_layout {
 } __attribute__((packed, aligned(8)));
 
 struct bch_sb_field {
-	u32		u64s;
+	u32		u64s;		/* whole field, header included */
 	u32		type;
 };
 
@@ -595,13 +595,14 @@ static void format(const char *path, const struct format_opts *o)
 	 * both, v2 first, like bch2_sb_members_cpy_v2_v1() leaves them.
 	 */
 	mi2 = (void *)(buf + sizeof(*sb));
-	mi2->field.u64s	= (members_v2_bytes - sizeof(struct bch_sb_field)) / 8;
+	/* a field's u64s covers its own 8-byte header too (_data is at 0) */
+	mi2->field.u64s	= members_v2_bytes / 8;
 	mi2->field.type	= BCH_SB_FIELD_members_v2;
 	mi2->member_bytes = sizeof(struct bch_member);
 	memcpy((u8 *)mi2 + sizeof(*mi2), &m, sizeof(m));
 
 	mi1 = (void *)((u8 *)mi2 + members_v2_bytes);
-	mi1->u64s	= (members_v1_bytes - sizeof(struct bch_sb_field)) / 8;
+	mi1->u64s	= members_v1_bytes / 8;
 	mi1->type	= BCH_SB_FIELD_members_v1;
 	memcpy((u8 *)mi1 + sizeof(*mi1), &m, BCH_MEMBER_V1_BYTES);
 
@@ -701,6 +702,30 @@ static int check_one(int fd, u64 sector, u64 dev_bytes, struct bch_sb_layout *la
 	    !sb->block_size || sb->block_size > 8) {
 		printf("sb@%" PRIu64 ": bad header fields\n", sector);
 		ret = -1;
+	}
+	/* fields, as bch2_sb_validate() walks them */
+	{
+		u8 *f = buf + sizeof(*sb), *end = buf + bytes;
+		int have_mi1 = 0;
+
+		while (f < end) {
+			struct bch_sb_field *fd = (void *)f;
+
+			if (f + sizeof(*fd) > end || !fd->u64s ||
+			    f + (size_t)fd->u64s * 8 > end) {
+				printf("sb@%" PRIu64 ": field type %u has bad size %u\n",
+				       sector, fd->type, fd->u64s);
+				ret = -1;
+				break;
+			}
+			if (fd->type == BCH_SB_FIELD_members_v1)
+				have_mi1 = 1;
+			f += (size_t)fd->u64s * 8;
+		}
+		if (!have_mi1) {
+			printf("sb@%" PRIu64 ": no members_v1 field\n", sector);
+			ret = -1;
+		}
 	}
 	if (layout)
 		memcpy(layout, &sb->layout, sizeof(*layout));
