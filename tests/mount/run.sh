@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Mount test: format a bcachefs image with tools/bcachefs-format, boot the
+# test kernel under qemu, mount it, run tests/mount/workload.sh, umount,
+# mount again (so every btree node is read back from disk, not from the
+# node cache), verify against the manifest, umount.
+#
+# usage: tests/mount/run.sh ARCH [--mode on|verify|off] [--cap BYTES]
+#                           [--kernel IMAGE] [--size SIZE]
+#                           [--btree-node-size SIZE] [--timeout SEC]
+#                           [--ndirs N] [--nfiles N]
+#   ARCH      x86_64 | arm64
+#   --mode    bkey-jit mode written to debugfs bkey_jit/mode before the
+#             first mount (default on); skipped, with a note, on a kernel
+#             without bkey-jit
+#   --cap     executable-code cap in bytes, written to bkey_jit/code_cap
+#             when the kernel has that knob
+#   --kernel  kernel image (default: $KERNEL, else scripts/kernel-build.sh ARCH)
+#   --size    image size (default 1G, sparse on the host)
+#   --btree-node-size  smaller nodes give more nodes, so more formats
+#             (default 64k)
+#
+# Prints PASS/FAIL lines and a final "N passed, N failed". Kernel
+# warnings, oopses, BUGs and bcachefs errors in the console log count as
+# failures. Logs and the image stay in build/mount/ARCH/.
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+arch=${1:-}
+case $arch in
+x86_64) cc=gcc ;;
+arm64) cc=aarch64-linux-gnu-gcc ;;
+*) sed -n '7,22p' "$0" >&2; exit 2 ;;
+esac
+shift
+mode=on cap='' kernel=${KERNEL:-} size=1G bns=64k timeout='' ndirs=60 nfiles=50
+while [ $# -gt 0 ]; do
+	case $1 in
+	--mode) mode=$2; shift 2 ;;
+	--cap) cap=$2; shift 2 ;;
+	--kernel) kernel=$2; shift 2 ;;
+	--size) size=$2; shift 2 ;;
+	--btree-node-size) bns=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--ndirs) ndirs=$2; shift 2 ;;
+	--nfiles) nfiles=$2; shift 2 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+case $mode in on|verify|off) ;; *) echo "run.sh: --mode on|verify|off" >&2; exit 2 ;; esac
+# TCG: arm64 guests are a good deal slower than x86_64 ones
+[ -n "$timeout" ] || { [ "$arch" = arm64 ] && timeout=2400 || timeout=1200; }
+
+out=$repo/build/mount/$arch
+mkdir -p "$out" "$repo/build/tools"
+pass=0 fail=0
+ok()  { echo "PASS: $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+finish() { echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; exit $?; }
+
+# --- tools ---
+if cc -O2 -Wall -Wextra -o "$repo/build/tools/bcachefs-format" "$repo/tools/bcachefs-format.c" &&
+   $cc -static -O2 -Wall -Wextra -o "$out/bch-subvol" "$repo/tools/bch-subvol.c" &&
+   $cc -static -O2 -Wall -Wextra -o "$out/bch-xattr" "$repo/tools/bch-xattr.c"; then
+	ok "build tools ($arch)"
+else
+	bad "build tools ($arch)"; finish
+fi
+
+# --- kernel ---
+if [ -z "$kernel" ]; then
+	kernel=$("$repo/scripts/kernel-build.sh" "$arch") || { bad "kernel build"; finish; }
+fi
+[ -f "$kernel" ] || { bad "kernel image $kernel missing"; finish; }
+
+# --- image ---
+img=$out/disk.img
+rm -f "$img"
+if "$repo/build/tools/bcachefs-format" --size "$size" --btree-node-size "$bns" \
+	--label bkey-jit-mount "$img" && "$repo/build/tools/bcachefs-format" --check "$img" >/dev/null; then
+	ok "format $size image (btree nodes $bns)"
+else
+	bad "format image"; finish
+fi
+
+# --- guest init ---
+init=$out/init.test
+cat >"$init" <<INIT
+#!/bin/sh
+MODE=$mode CAP=$cap NDIRS=$ndirs NFILES=$nfiles
+export NDIRS NFILES
+INIT
+cat >>"$init" <<'INIT'
+rc=0
+step() {
+	name=$1; shift
+	t0=$(date +%s)
+	if "$@"; then
+		echo "GUEST-PASS: $name ($(($(date +%s) - t0))s)"
+	else
+		echo "GUEST-FAIL: $name"
+		rc=1
+	fi
+}
+knob() {
+	f=/sys/kernel/debug/bkey_jit/$1
+	if [ -w "$f" ]; then
+		echo "$2" >"$f" && echo "GUEST-NOTE: bkey_jit $1=$(cat "$f")"
+	else
+		echo "GUEST-NOTE: no $f, $1 left as is"
+	fi
+}
+knob mode "$MODE"
+[ -n "$CAP" ] && knob code_cap "$CAP"
+
+mkdir -p /mnt
+step "mount (first: kernel initializes the fs)" mount -t bcachefs /dev/vda /mnt
+if [ $rc = 0 ]; then
+	step "workload write" /bin/workload.sh write /mnt
+	step "umount" umount /mnt
+	# drop every cached node: the remount must read them from disk
+	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
+	step "mount again" mount -t bcachefs /dev/vda /mnt
+	step "workload verify" /bin/workload.sh verify /mnt
+	df /mnt
+	# how many nodes and distinct key formats the workload produced
+	# (bcachefs debugfs, CONFIG_DEBUG_FS kernels only)
+	for d in /sys/kernel/debug/bcachefs/*/btrees/*; do
+		[ -r "$d/formats" ] || continue
+		n=$(grep -c '^l ' "$d/formats")
+		[ "$n" -gt 0 ] || continue
+		nf=$(grep 'format:' "$d/formats" | sort -u | wc -l)
+		echo "GUEST-NOTE: btree ${d##*/}: $n nodes, $nf distinct formats"
+		grep 'format:' "$d/formats" >>/tmp/allformats
+	done
+	[ -f /tmp/allformats ] &&
+		echo "GUEST-NOTE: all btrees: $(wc -l </tmp/allformats) nodes, $(sort -u /tmp/allformats | wc -l) distinct formats"
+	step "umount again" umount /mnt
+	# third mount with the kernel's fsck: walks every btree, so every
+	# node is decoded once more and cross-checked (alloc info, dirents,
+	# inodes, snapshots); anything it has to fix shows in the log
+	step "mount -o fsck, verify" sh -c \
+		'mount -t bcachefs -o fsck /dev/vda /mnt && /bin/workload.sh verify /mnt; r=$?; umount /mnt || r=1; exit $r'
+fi
+if [ -r /sys/kernel/debug/bkey_jit/stats ]; then
+	cat /sys/kernel/debug/bkey_jit/stats | sed 's/^/GUEST-STATS: /'
+	mm=$(awk '/verify_mismatches/ { print $2 }' /sys/kernel/debug/bkey_jit/stats)
+	if [ -n "$mm" ] && [ "$mm" != 0 ]; then
+		echo "GUEST-FAIL: bkey_jit verify_mismatches=$mm"; rc=1
+	fi
+fi
+echo "GUEST-DONE rc=$rc"
+# Kernels without ACPI cannot power off: reboot, which ends qemu (-no-reboot)
+if [ ! -d /sys/firmware/acpi ]; then
+	echo "bkey-jit-init: exit $rc"
+	sync
+	reboot -f
+fi
+exit $rc
+INIT
+
+initrd=$out/initramfs.cpio.gz
+if "$repo/scripts/initramfs.sh" "$arch" "$initrd" "$init" \
+	"$repo/tests/mount/workload.sh" "$out/bch-subvol" "$out/bch-xattr"; then
+	ok "initramfs"
+else
+	bad "initramfs"; finish
+fi
+
+# --- boot ---
+log=$out/console-$mode.log
+t0=$(date +%s)
+"$repo/scripts/qemu-run.sh" "$arch" "$kernel" "$initrd" --disk "$img" \
+	--timeout "$timeout" --log "$log" >/dev/null
+qrc=$?
+secs=$(($(date +%s) - t0))
+case $qrc in
+0) ok "qemu ran (${secs}s)" ;;
+124) bad "qemu timed out after ${timeout}s (log: $log)" ;;
+3) bad "kernel panic/oops (log: $log)" ;;
+*) bad "qemu exit $qrc (log: $log)" ;;
+esac
+
+# --- results from the console ---
+tr -d '\r' <"$log" >"$log.txt"
+while IFS= read -r l; do
+	case $l in
+	GUEST-PASS:*) ok "${l#GUEST-PASS: }" ;;
+	GUEST-FAIL:*) bad "${l#GUEST-FAIL: }" ;;
+	esac
+done < <(grep -aE '^GUEST-(PASS|FAIL):' "$log.txt")
+grep -aE '^(GUEST-NOTE|GUEST-STATS|workload:|PASS:|FAIL:)' "$log.txt" | sed 's/^/  guest: /'
+grep -aq '^GUEST-DONE rc=0' "$log.txt" && ok "guest finished cleanly" ||
+	bad "guest did not finish cleanly"
+
+# Kernel trouble: any of these is a failure even if the workload passed.
+pat='WARNING:|BUG:|Oops|Kernel panic|general protection|Call Trace:|bcachefs \([^)]*\): .*(error|inconsisten|fixing|repair|invalid)|btree node .*(error|invalid)|invalid bkey|bkey_jit.*mismatch'
+if grep -aEi "$pat" "$log.txt" | grep -avi -e 'command line' -e 'opts=' >"$out/kernel-trouble.txt"; then
+	bad "kernel log clean ($(wc -l <"$out/kernel-trouble.txt") suspicious lines, first:)"
+	head -n 20 "$out/kernel-trouble.txt" | sed 's/^/  kernel: /'
+else
+	ok "kernel log clean (no WARN/BUG/oops/bcachefs errors)"
+fi
+
+"$repo/build/tools/bcachefs-format" --check "$img" | tail -n 1 | sed 's/^/  host: /'
+echo "mount test $arch mode=$mode: ${secs}s in qemu, log $log"
+finish
