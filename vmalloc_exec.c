@@ -388,6 +388,7 @@ static void vx_start_gp(void)
 
 	lockdep_assert_held(&vx_mutex);
 
+	/* Already waiting for one, or nothing freed since it started. */
 	if (vx_gp_in_flight || vx_stats.pending_frees == vx_nr_waiting)
 		return;
 
