@@ -193,8 +193,12 @@ grep -aq '^GUEST-DONE rc=0' "$log.txt" && ok "guest finished cleanly" ||
 	bad "guest did not finish cleanly"
 
 # Kernel trouble: any of these is a failure even if the workload passed.
-pat='WARNING:|BUG:|Oops|Kernel panic|general protection|Call Trace:|bcachefs \([^)]*\): .*(error|inconsisten|fixing|repair|invalid)|btree node .*(error|invalid)|invalid bkey|bkey_jit.*mismatch'
-if grep -aEi "$pat" "$log.txt" | grep -avi -e 'command line' -e 'opts=' >"$out/kernel-trouble.txt"; then
+# Case matters for the generic markers ("Warning: ..." from ACPI is noise).
+pat='WARNING:|BUG:|kernel BUG at|Oops|Kernel panic|general protection fault|Call Trace:|bkey_jit.*mismatch'
+bpat='bcachefs \([^)]*\): .*(error|inconsisten|fixing|repair|invalid)|btree node .*(error|invalid)|invalid bkey'
+{ grep -aE "$pat" "$log.txt"; grep -aEi "$bpat" "$log.txt"; } |
+	grep -avi -e 'command line' -e 'opts=' >"$out/kernel-trouble.txt"
+if [ -s "$out/kernel-trouble.txt" ]; then
 	bad "kernel log clean ($(wc -l <"$out/kernel-trouble.txt") suspicious lines, first:)"
 	head -n 20 "$out/kernel-trouble.txt" | sed 's/^/  kernel: /'
 else
