@@ -45,7 +45,10 @@ if [ ! -f "$meta/copied" ]; then
 fi
 
 # 2. patches, applied exactly once per patch set.
-mapfile -t patches < <(ls "$repo"/patches/kernel/*.patch "$repo"/patches/bcachefs/*.patch 2>/dev/null || true)
+# kernel wiring first, then the bcachefs changes; each set in name order
+shopt -s nullglob
+patches=("$repo"/patches/kernel/*.patch "$repo"/patches/bcachefs/*.patch)
+shopt -u nullglob
 want=$(cat /dev/null "${patches[@]}" | sha256sum | cut -d' ' -f1)
 have=$(cat "$meta/patches.sha256" 2>/dev/null || true)
 if [ "$want" != "$have" ]; then
