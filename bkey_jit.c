@@ -119,6 +119,8 @@ static unsigned int bkey_format_hash(const struct bkey_format *f)
 
 /* Emitter options: what the running kernel requires of indirect targets. */
 #ifdef __KERNEL__
+#ifdef CONFIG_CFI_CLANG
+/* Never called: their kCFI type hashes are the ones the JIT code carries. */
 static void bkey_jit_cfi_unpack(struct bkey *dst, const struct bkey_packed *src)
 {
 }
@@ -127,6 +129,7 @@ static void bkey_jit_cfi_unpack_pos(struct bpos *dst,
 				    const struct bkey_packed *src)
 {
 }
+#endif
 
 static void bkey_jit_emit_opts(struct bkey_jit_emit_opts *o, bool pos)
 {
