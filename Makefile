@@ -98,3 +98,6 @@ $(FUZZ_BIN): $(FUZZ_SRCS) $(HDRS) tests/ref_unpack.h
 
 fuzz: $(FUZZ_BIN)
 	@bash scripts/fuzz.sh $(FUZZ_BIN) $(FUZZ_SECONDS)
+
+demo:
+	@bash scripts/demo.sh
