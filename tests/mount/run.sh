@@ -117,6 +117,9 @@ knob() {
 knob mode "$MODE"
 [ -n "$CAP" ] && knob code_cap "$CAP"
 
+# counters before any mount: boot-time KUnit suites compile formats too
+[ -r /sys/kernel/debug/bkey_jit/stats ] &&
+	sed 's/^/GUEST-STATS0: /' /sys/kernel/debug/bkey_jit/stats
 mkdir -p /mnt
 step "mount (first: kernel initializes the fs)" mount -t bcachefs /dev/vda /mnt
 if [ $rc = 0 ]; then
@@ -126,6 +129,11 @@ if [ $rc = 0 ]; then
 	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
 	step "mount again" mount -t bcachefs /dev/vda /mnt
 	step "workload verify" /bin/workload.sh verify /mnt
+	# the unpackers the remounted filesystem holds right now
+	if [ -r /sys/kernel/debug/bkey_jit/formats ]; then
+		echo "GUEST-NOTE: bkey_jit formats cached while mounted: $(wc -l </sys/kernel/debug/bkey_jit/formats)"
+		head -n 5 /sys/kernel/debug/bkey_jit/formats | sed 's/^/GUEST-FORMATS: /'
+	fi
 	df /mnt
 	# how many nodes and distinct key formats the workload produced
 	# (bcachefs debugfs, CONFIG_DEBUG_FS kernels only)
@@ -200,7 +208,7 @@ while IFS= read -r l; do
 	GUEST-FAIL:*) bad "${l#GUEST-FAIL: }" ;;
 	esac
 done < <(grep -aE '^GUEST-(PASS|FAIL):' "$log.txt")
-grep -aE '^(GUEST-NOTE|GUEST-STATS|GUEST-BENCH|workload:|PASS:|FAIL:)' "$log.txt" | sed 's/^/  guest: /'
+grep -aE '^(GUEST-NOTE|GUEST-STATS|GUEST-FORMATS|GUEST-BENCH|workload:|PASS:|FAIL:)' "$log.txt" | sed 's/^/  guest: /'
 grep -aq '^GUEST-DONE rc=0' "$log.txt" && ok "guest finished cleanly" ||
 	bad "guest did not finish cleanly"
 
