@@ -82,7 +82,10 @@ fi
 # 3. the repo's kernel sources into lib/bkey_jit/. -c compares contents, so
 #    unchanged files keep their mtimes and make rebuilds only what changed.
 mkdir -p "$tree/lib/bkey_jit"
+# The leading excludes also keep --delete away from kbuild's outputs (*.o,
+# .*.cmd) in the synced subdirectories such as arch/x86/.
 rsync -rc --delete \
+	--exclude='.*' --exclude='*.o' --exclude='*.a' --exclude='*.order' --exclude='*.mod*' \
 	--include='/Kconfig' --include='/Kbuild' --include='/*.c' --include='/*.h' \
 	--include='/compat/***' --include='/arch/***' \
 	--include='/tests/' --include='/tests/*_kunit.c' --include='/tests/ref_unpack.h' \
