@@ -67,7 +67,7 @@ user: $(BUILD)/native/libbkeyjit.a
 	@mkdir -p $(BUILD)/user/include/compat
 	@cp $(BUILD)/native/libbkeyjit.a $(BUILD)/user/libbkeyjit.a
 	@cp bkey_jit.h bkey_jit_types.h vmalloc_exec.h $(BUILD)/user/include/
-	@cp compat/bkey_jit_compat.h $(BUILD)/user/include/compat/
+	@cp compat/bkey_jit_compat.h compat/bkey_jit_compat_user.h $(BUILD)/user/include/compat/
 	@echo "built $(BUILD)/user/libbkeyjit.a"
 
 user-arm64: $(BUILD)/arm64/libbkeyjit.a

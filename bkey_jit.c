@@ -18,12 +18,12 @@
 
 #ifdef __KERNEL__
 #include <linux/cfi.h>
+#include <linux/cpufeature.h>
 #include <linux/ktime.h>
 #include <linux/llist.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
 #include <linux/workqueue.h>
-#include <asm/cpufeature.h>
 #ifdef CONFIG_X86
 #include <asm/nospec-branch.h>
 #endif
@@ -32,7 +32,7 @@
 #endif
 
 #define BKEY_JIT_HASH_BITS	8
-#define BKEY_JIT_HASH_SIZE	(1U << BKEY_JIT_HASH_BITS)
+#define BKEY_JIT_HASH_SIZE	BIT(BKEY_JIT_HASH_BITS)
 
 /* A cached unpacker; callers only ever see the embedded struct bkey_jit. */
 struct bkey_jit_entry {
@@ -66,7 +66,7 @@ static struct {
 
 static enum bkey_jit_mode bkey_jit_mode = BKEY_JIT_MODE_ON;
 
-#ifdef __KERNEL__
+/* Enabled while the mode is "on": the inline unpack calls code directly. */
 DEFINE_STATIC_KEY_TRUE(bkey_jit_fast_key);
 EXPORT_SYMBOL_GPL(bkey_jit_fast_key);
 
@@ -78,18 +78,12 @@ static void bkey_jit_fast_set(bool on)
 		static_branch_disable(&bkey_jit_fast_key);
 }
 
+#ifdef __KERNEL__
 static u64 bkey_jit_now_ns(void)
 {
 	return ktime_get_ns();
 }
 #else
-bool bkey_jit_fast_flag = true;
-
-static void bkey_jit_fast_set(bool on)
-{
-	WRITE_ONCE(bkey_jit_fast_flag, on);
-}
-
 static u64 bkey_jit_now_ns(void)
 {
 	struct timespec ts;
@@ -476,9 +470,9 @@ void bkey_jit_unpack_slow(const struct bkey_jit *j, struct bkey *dst,
 
 	bkey_jit_unpack_generic(j, dst, src);
 	atomic_long_inc(&bkey_jit_stat.generic_unpacks);
-	if (mode == BKEY_JIT_MODE_OFF)
+	if (mode == BKEY_JIT_MODE_OFF) {
 		atomic_long_inc(&bkey_jit_stat.fallbacks[BKEY_JIT_FALLBACK_MODE_OFF]);
-	else if (mode == BKEY_JIT_MODE_VERIFY && j->unpack) {
+	} else if (mode == BKEY_JIT_MODE_VERIFY && j->unpack) {
 		j->unpack(&jit_out, src);
 		bkey_jit_verify(&jit_out, dst, sizeof(*dst));
 	}
@@ -504,9 +498,9 @@ void bkey_jit_unpack_pos_slow(const struct bkey_jit *j, struct bpos *dst,
 
 	bkey_jit_unpack_pos_generic(j, dst, src);
 	atomic_long_inc(&bkey_jit_stat.generic_unpacks);
-	if (mode == BKEY_JIT_MODE_OFF)
+	if (mode == BKEY_JIT_MODE_OFF) {
 		atomic_long_inc(&bkey_jit_stat.fallbacks[BKEY_JIT_FALLBACK_MODE_OFF]);
-	else if (mode == BKEY_JIT_MODE_VERIFY && j->unpack_pos) {
+	} else if (mode == BKEY_JIT_MODE_VERIFY && j->unpack_pos) {
 		j->unpack_pos(&jit_out, src);
 		bkey_jit_verify(&jit_out, dst, sizeof(*dst));
 	}

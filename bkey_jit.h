@@ -139,17 +139,11 @@ void bkey_jit_set_emit_opts(const struct bkey_jit_emit_opts *o);
 #endif
 
 /*
- * bkey_jit_fast: true while the mode is "on". The kernel uses a static key
- * so that the hot path costs a patched jump; userspace reads a variable.
+ * True while the mode is "on". A static key in the kernel, so the hot path
+ * costs a patched jump; a plain flag in userspace (see the compat header).
  */
-#ifdef __KERNEL__
-#include <linux/jump_label.h>
 DECLARE_STATIC_KEY_TRUE(bkey_jit_fast_key);
 #define bkey_jit_fast()	static_branch_likely(&bkey_jit_fast_key)
-#else
-extern bool bkey_jit_fast_flag;
-#define bkey_jit_fast()	likely(READ_ONCE(bkey_jit_fast_flag))
-#endif
 
 /**
  * bkey_jit_unpack - unpack a key with its format's unpacker

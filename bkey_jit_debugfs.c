@@ -65,7 +65,7 @@ static void bkey_jit_format_show_one(const struct bkey_jit *j,
 	char buf[200];
 
 	bkey_jit_format_to_text(buf, sizeof(buf), &j->format);
-	seq_printf(m, "%s refs %u code %px len %u insns %u/%u fallback %s\n",
+	seq_printf(m, "%s refs %u code %pK len %u insns %u/%u fallback %s\n",
 		   buf, info->refcount, info->code, info->code_len,
 		   info->unpack_insns, info->pos_insns,
 		   bkey_jit_fallback_names[j->fallback]);

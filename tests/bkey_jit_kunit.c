@@ -402,6 +402,7 @@ static struct kunit_suite bkey_jit_test_suite = {
 	.name = "bkey_jit",
 	.test_cases = bkey_jit_test_cases,
 };
+
 kunit_test_suite(bkey_jit_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for bkey_jit");

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The userspace side of bkey_jit_compat.h: just enough of the kernel's
+ * types, helpers and locking for the shared sources to build as a
+ * library (like bcachefs-tools builds kernel code). Never built in the
+ * kernel, so not held to kernel style where that would fight libc.
+ */
+#ifndef _BKEY_JIT_COMPAT_USER_H
+#define _BKEY_JIT_COMPAT_USER_H
+
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+typedef int8_t s8;
+typedef int16_t s16;
+typedef int32_t s32;
+typedef int64_t s64;
+typedef u8 __u8;
+typedef u16 __u16;
+typedef u32 __u32;
+typedef u64 __u64;
+typedef u16 __le16;
+typedef u32 __le32;
+typedef u64 __le64;
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "bkey-jit userspace build: little-endian hosts only"
+#endif
+#define __LITTLE_ENDIAN_BITFIELD 1
+
+#define __packed		__attribute__((__packed__))
+#define __aligned(x)		__attribute__((__aligned__(x)))
+#undef __always_inline
+#define __always_inline		inline __attribute__((__always_inline__))
+#define __maybe_unused		__attribute__((__unused__))
+#define __printf(a, b)		__attribute__((__format__(printf, a, b)))
+#define likely(x)		__builtin_expect(!!(x), 1)
+#define unlikely(x)		__builtin_expect(!!(x), 0)
+#define fallthrough		__attribute__((__fallthrough__))
+
+#define U8_MAX			((u8)~0U)
+#define U32_MAX			((u32)~0U)
+#define S32_MAX			((s32)(U32_MAX >> 1))
+#define S32_MIN			((s32)(-S32_MAX - 1))
+#define U64_MAX			((u64)~0ULL)
+
+#define BIT(n)			(1UL << (n))
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+#define DIV_ROUND_UP(n, d)	(((n) + (d) - 1) / (d))
+#define ALIGN(x, a)		(((x) + (a) - 1) & ~((__typeof__(x))(a) - 1))
+#define BUILD_BUG_ON(c)		_Static_assert(!(c), #c)
+#define static_assert(expr, ...)	_Static_assert(expr, #expr)
+#define WARN_ON(c)		({ int __c = !!(c); if (__c) fprintf(stderr, "WARN_ON(%s) at %s:%d\n", #c, __FILE__, __LINE__); __c; })
+#define WARN_ON_ONCE(c)		WARN_ON(c)
+#define min(a, b)		((a) < (b) ? (a) : (b))
+#define max(a, b)		((a) > (b) ? (a) : (b))
+#define min_t(t, a, b)		min((t)(a), (t)(b))
+
+#define READ_ONCE(x)		(*(const volatile __typeof__(x) *)&(x))
+#define WRITE_ONCE(x, v)	(*(volatile __typeof__(x) *)&(x) = (v))
+#define smp_store_release(p, v)	__atomic_store_n(p, v, __ATOMIC_RELEASE)
+#define smp_load_acquire(p)	__atomic_load_n(p, __ATOMIC_ACQUIRE)
+
+#define pr_err(...)		fprintf(stderr, "bkey_jit: " __VA_ARGS__)
+#define pr_warn(...)		fprintf(stderr, "bkey_jit: " __VA_ARGS__)
+#define pr_info(...)		do { } while (0)
+#define pr_debug(...)		do { } while (0)
+
+#define EXPORT_SYMBOL_GPL(s)
+
+static inline u64 le64_to_cpu(__le64 v) { return v; }
+static inline __le64 cpu_to_le64(u64 v) { return v; }
+
+static inline u64 get_unaligned_le64(const void *p)
+{
+	u64 v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void put_unaligned_le64(u64 v, void *p)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline void put_unaligned_le32(u32 v, void *p)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+#define MAX_ERRNO		4095
+#define IS_ERR_VALUE(x)		((unsigned long)(void *)(x) >= (unsigned long)-MAX_ERRNO)
+static inline void *ERR_PTR(long e) { return (void *)e; }
+static inline long PTR_ERR(const void *p) { return (long)p; }
+static inline bool IS_ERR(const void *p) { return IS_ERR_VALUE(p); }
+static inline bool IS_ERR_OR_NULL(const void *p) { return !p || IS_ERR(p); }
+
+#define GFP_KERNEL		0
+static inline void *kzalloc(size_t n, int gfp) { (void)gfp; return calloc(1, n); }
+static inline void *kmalloc(size_t n, int gfp) { (void)gfp; return malloc(n); }
+static inline void kfree(const void *p) { free((void *)p); }
+
+/* A kernel mutex is a pthread mutex here. */
+struct mutex { pthread_mutex_t m; };
+#define DEFINE_MUTEX(n)		struct mutex n = { PTHREAD_MUTEX_INITIALIZER }
+static inline void mutex_lock(struct mutex *m) { pthread_mutex_lock(&m->m); }
+static inline void mutex_unlock(struct mutex *m) { pthread_mutex_unlock(&m->m); }
+
+/* refcount_t: saturation is not needed for the tests, atomics are. */
+typedef struct { atomic_int refs; } refcount_t;
+static inline void refcount_set(refcount_t *r, int n) { atomic_store(&r->refs, n); }
+static inline unsigned int refcount_read(const refcount_t *r) { return atomic_load(&((refcount_t *)r)->refs); }
+static inline void refcount_inc(refcount_t *r) { atomic_fetch_add(&r->refs, 1); }
+static inline bool refcount_inc_not_zero(refcount_t *r)
+{
+	int old = atomic_load(&r->refs);
+
+	do {
+		if (!old)
+			return false;
+	} while (!atomic_compare_exchange_weak(&r->refs, &old, old + 1));
+	return true;
+}
+static inline bool refcount_dec_and_test(refcount_t *r) { return atomic_fetch_sub(&r->refs, 1) == 1; }
+static inline bool refcount_dec_and_mutex_lock(refcount_t *r, struct mutex *m)
+{
+	int old = atomic_load(&r->refs);
+
+	/* Fast path: not the last reference. */
+	while (old > 1)
+		if (atomic_compare_exchange_weak(&r->refs, &old, old - 1))
+			return false;
+	mutex_lock(m);
+	if (!refcount_dec_and_test(r)) {
+		mutex_unlock(m);
+		return false;
+	}
+	return true;
+}
+
+/* A static key is a flag read on every use. */
+struct static_key_true { bool enabled; };
+#define DEFINE_STATIC_KEY_TRUE(n)	struct static_key_true n = { true }
+#define DECLARE_STATIC_KEY_TRUE(n)	extern struct static_key_true n
+#define static_branch_likely(k)		likely(READ_ONCE((k)->enabled))
+#define static_branch_enable(k)		WRITE_ONCE((k)->enabled, true)
+#define static_branch_disable(k)	WRITE_ONCE((k)->enabled, false)
+
+/* Statistics counters: relaxed atomics. */
+typedef struct { atomic_long v; } atomic_long_t;
+static inline void atomic_long_inc(atomic_long_t *a) { atomic_fetch_add_explicit(&a->v, 1, memory_order_relaxed); }
+static inline void atomic_long_add(long n, atomic_long_t *a) { atomic_fetch_add_explicit(&a->v, n, memory_order_relaxed); }
+static inline void atomic_long_sub(long n, atomic_long_t *a) { atomic_fetch_sub_explicit(&a->v, n, memory_order_relaxed); }
+static inline long atomic_long_read(const atomic_long_t *a) { return atomic_load_explicit(&((atomic_long_t *)a)->v, memory_order_relaxed); }
+static inline void atomic_long_set(atomic_long_t *a, long n) { atomic_store_explicit(&a->v, n, memory_order_relaxed); }
+
+
+#endif /* _BKEY_JIT_COMPAT_USER_H */
