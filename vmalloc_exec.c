@@ -52,14 +52,15 @@
 /*
  * Where the pages come from. On x86 the JIT ends functions with a
  * "jmp rel32" to x86_return_thunk, so the code must sit within +-2GB of
- * kernel text; EXECMEM_BPF is in the module area there, for exactly that
- * reason (the BPF JIT emits the same jump). On arm64 EXECMEM_BPF is the
- * whole vmalloc space, which leaves the 128M direct-branch module area to
- * modules; our arm64 code is leaf code and branches nowhere. Unlike
- * EXECMEM_MODULE_TEXT, EXECMEM_BPF memory is handed out RW+NX on both
- * architectures (in 6.12 nothing is ever handed out ROX; when 6.13 added
- * EXECMEM_ROX_CACHE it did so for module text only), which lets a new page
- * be trap-filled with a plain memset before it ever becomes executable.
+ * kernel text; x86 puts every execmem type, EXECMEM_BPF included, in the
+ * module area, and the BPF JIT relies on that for the very same jump. On
+ * arm64 EXECMEM_BPF is the whole vmalloc space, which leaves the scarce
+ * direct-branch module area to modules; our arm64 code is leaf code and
+ * branches nowhere. EXECMEM_BPF memory comes RW+NX on both architectures
+ * (6.12 has no way to hand out ROX memory at all; the ROX cache added in
+ * 6.13 is for module text), so a new page can be trap-filled with a plain
+ * memset before it ever becomes executable. Should this type ever come
+ * back ROX, vx_page_make_rox() must fill through vx_text_trap() instead.
  */
 #define VX_EXECMEM_TYPE	EXECMEM_BPF
 
