@@ -130,6 +130,7 @@ static void vx_size_desc(const size_t *size, char *desc)
 {
 	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "size %zu", *size);
 }
+
 KUNIT_ARRAY_PARAM(vx_size, vx_sizes, vx_size_desc);
 
 static void vx_test_alloc_traps(struct kunit *test)
@@ -280,6 +281,7 @@ static void vx_pack_desc(const struct vx_pack_case *c, char *desc)
 {
 	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%zu + %zu", c->a, c->b);
 }
+
 KUNIT_ARRAY_PARAM(vx_pack, vx_pack_cases, vx_pack_desc);
 
 static void vx_test_packing(struct kunit *test)
@@ -297,8 +299,9 @@ static void vx_test_packing(struct kunit *test)
 	vx_stats(&after);
 
 	KUNIT_EXPECT_EQ(test, VX_PAGE(a), VX_PAGE(b));
-	KUNIT_EXPECT_TRUE(test, a + round_up(c->a, VMALLOC_EXEC_ALIGN) <= b ||
-				b + round_up(c->b, VMALLOC_EXEC_ALIGN) <= a);
+	KUNIT_EXPECT_TRUE(test,
+			  a + round_up(c->a, VMALLOC_EXEC_ALIGN) <= b ||
+			  b + round_up(c->b, VMALLOC_EXEC_ALIGN) <= a);
 	KUNIT_EXPECT_LE(test, after.pages, before.pages + 1);
 	KUNIT_EXPECT_EQ(test, after.bytes_used,
 			before.bytes_used + round_up(c->a, VMALLOC_EXEC_ALIGN) +
@@ -378,6 +381,7 @@ static void vx_write_desc(const struct vx_write_case *c, char *desc)
 {
 	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
 }
+
 KUNIT_ARRAY_PARAM(vx_write, vx_write_cases, vx_write_desc);
 
 static void vx_test_write_range(struct kunit *test)
@@ -514,6 +518,7 @@ static struct kunit_suite vmalloc_exec_test_suite = {
 	.suite_init = vx_suite_init,
 	.test_cases = vmalloc_exec_test_cases,
 };
+
 kunit_test_suite(vmalloc_exec_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for vmalloc_exec");
