@@ -225,6 +225,36 @@ else
 	ok "kernel log clean (no WARN/BUG/oops/bcachefs errors)"
 fi
 
+# Did the mounts really use what the mode says? Counters over the mounts
+# (before the first mount vs the end; boot-time KUnit is not counted).
+stat_delta() {
+	local a b
+	a=$(grep -aE "^GUEST-STATS0: $1[[:space:]]" "$log.txt" | awk '{ print $NF }' | tail -n 1)
+	b=$(grep -aE "^GUEST-STATS: $1[[:space:]]" "$log.txt" | awk '{ print $NF }' | tail -n 1)
+	[ -n "$a" ] && [ -n "$b" ] && echo $((b - a))
+}
+if grep -aq '^GUEST-STATS0:' "$log.txt"; then
+	compiled=$(stat_delta compiles) jit=$(stat_delta jit_unpacks_verified)
+	generic=$(stat_delta generic_unpacks) capped=$(stat_delta fallback_cap)
+	echo "  host: over the mounts: $compiled formats compiled, $jit JIT unpacks verified," \
+		"$generic generic unpacks, $capped formats capped"
+	case $mode in
+	verify)
+		[ "${compiled:-0}" -gt 0 ] && [ "${jit:-0}" -gt 0 ] &&
+			ok "bcachefs unpacked with JIT code ($jit keys checked against generic C)" ||
+			bad "no JIT code used in verify mode" ;;
+	off)
+		[ "${generic:-0}" -gt 0 ] && ok "mode off: every unpack by generic C ($generic)" ||
+			bad "mode off: no generic unpacks counted" ;;
+	on)
+		if [ -n "$cap" ]; then
+			[ "${capped:-0}" -gt 0 ] && [ "${compiled:-0}" -eq 0 ] &&
+				ok "cap: $capped formats fell back to generic C, nothing compiled" ||
+				bad "cap: compiled $compiled, capped $capped"
+		fi ;;
+	esac
+fi
+
 "$repo/build/tools/bcachefs-format" --check "$img" | tail -n 1 | sed 's/^/  host: /'
 echo "mount test $arch mode=$mode: ${secs}s in qemu, log $log"
 finish
