@@ -4,7 +4,8 @@
 #
 # Each step's own "N passed, N failed" line is added to the total; a step
 # that prints none counts as one test, passed or failed by its exit status.
-# CHECK_QUICK=1 shortens the long runs (for iterating; CI runs the full set).
+# CHECK_QUICK=1 shortens the long runs (for iterating; CI runs the full set);
+# CHECK_NO_KERNEL=1 skips every QEMU leg, CHECK_NO_DEBUG=1 the KASAN one.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -84,6 +85,12 @@ if [ -f tests/mount/run.sh ] && [ "${CHECK_NO_KERNEL:-0}" != 1 ]; then
 	step mount-x86_64-cap bash tests/mount/run.sh x86_64 --mode on --cap 64
 else
 	skip mount "no mount tests or CHECK_NO_KERNEL=1"
+fi
+
+# The debug leg: KASAN, lockdep and kmemleak kernel, same suites, clean log.
+if [ -f scripts/kunit-run.sh ] && [ "${CHECK_NO_KERNEL:-0}" != 1 ] &&
+	[ "${CHECK_NO_DEBUG:-0}" != 1 ]; then
+	step kunit-x86_64-debug bash scripts/kunit-run.sh x86_64 debug
 fi
 
 echo "$total_pass passed, $total_fail failed"
