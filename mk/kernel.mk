@@ -4,7 +4,8 @@
 KERNEL_REPO := $(CURDIR)
 KERNEL_SCRIPTS := $(KERNEL_REPO)/scripts
 
-.PHONY: kernel-x86_64 kernel-arm64 kunit kunit-x86_64 kunit-arm64 kunit-debug
+.PHONY: kernel-x86_64 kernel-arm64 kunit kunit-x86_64 kunit-arm64 kunit-debug \
+	kunit-clang kunit-clang-x86_64 kunit-clang-arm64
 
 kernel-x86_64:
 	$(KERNEL_SCRIPTS)/kernel-build.sh x86_64
@@ -22,3 +23,13 @@ kunit-arm64:
 
 kunit-debug:
 	$(KERNEL_SCRIPTS)/kunit-run.sh x86_64 debug
+
+# clang-16/lld-16 kernels with kCFI (+ IBT on x86_64, BTI on arm64): the
+# indirect calls into JIT code must pass the checks (kernel/config/clang*)
+kunit-clang: kunit-clang-x86_64 kunit-clang-arm64
+
+kunit-clang-x86_64:
+	$(KERNEL_SCRIPTS)/kunit-run.sh x86_64 clang
+
+kunit-clang-arm64:
+	$(KERNEL_SCRIPTS)/kunit-run.sh arm64 clang

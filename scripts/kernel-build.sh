@@ -5,6 +5,7 @@
 #
 # usage: kernel-build.sh ARCH [VARIANT]    ARCH = x86_64 | arm64
 #        VARIANT = default | debug (x86_64: KASAN, lockdep, kmemleak)
+#                  | clang (clang-16/lld-16 via LLVM=-16: kCFI, IBT/BTI)
 # env:   BKEY_JIT=auto|0|1, KCONFIG_EXTRA=...  (see kernel-config.sh)
 #        JOBS (default nproc), BKEY_JIT_CACHE (default ~/.cache/bkey-jit)
 set -euo pipefail
@@ -20,6 +21,8 @@ x86_64) cross='' image=arch/x86/boot/bzImage ;;
 arm64) cross=aarch64-linux-gnu- image=arch/arm64/boot/Image ;;
 *) echo "kernel-build: bad ARCH $arch" >&2; exit 2 ;;
 esac
+llvm=()
+[ "$variant" = clang ] && llvm=(LLVM=-16) # Makefile: LLVM=-16 -> clang-16, ld.lld-16, ...
 
 # One build per tree at a time; kernel-tree.sh inherits the lock.
 mkdir -p "$cache/trees" "$cache/logs"
@@ -37,7 +40,7 @@ tree=$("$repo/scripts/kernel-tree.sh" "$arch" "$variant")
 log=$cache/logs/kernel-build-$name.log
 echo "kernel-build: make -j${JOBS:-$(nproc)} $name (log: $log)" >&2
 # make in the background, a one-line progress report every 20 s
-make -C "$tree" ARCH="$arch" CROSS_COMPILE="$cross" -j"${JOBS:-$(nproc)}" >"$log" 2>&1 &
+make -C "$tree" ARCH="$arch" CROSS_COMPILE="$cross" "${llvm[@]}" -j"${JOBS:-$(nproc)}" >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT INT TERM
 while kill -0 $pid 2>/dev/null; do

@@ -6,7 +6,7 @@
 #                             whose sources exist in the repo (default auto)
 #        KCONFIG_EXTRA="a.fragment b.fragment"   extra fragments, merged last
 #
-# tinyconfig + kernel/config/{common,ARCH[,VARIANT]}.fragment via
+# tinyconfig + kernel/config/{common,ARCH[,VARIANT[,VARIANT-ARCH]]}.fragment via
 # merge_config.sh -m + olddefconfig, then every requested option is checked
 # against the result: options silently dropped by unmet dependencies are
 # the most common way a test kernel quietly stops testing anything.
@@ -19,12 +19,16 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cfgdir=$repo/kernel/config
 cross=
 [ "$arch" = arm64 ] && cross=aarch64-linux-gnu-
-mk=(make -s -C "$tree" ARCH="$arch" CROSS_COMPILE="$cross")
+# VARIANT=clang: the LLVM toolchain, versioned (Debian's clang-16 etc.)
+llvm=()
+[ "$variant" = clang ] && llvm=(LLVM=-16)
+mk=(make -s -C "$tree" ARCH="$arch" CROSS_COMPILE="$cross" "${llvm[@]}")
 
 frags=("$cfgdir/common.fragment" "$cfgdir/$arch.fragment")
 if [ "$variant" != default ]; then
 	[ -f "$cfgdir/$variant.fragment" ] || { echo "kernel-config: no $cfgdir/$variant.fragment" >&2; exit 2; }
 	frags+=("$cfgdir/$variant.fragment")
+	[ ! -f "$cfgdir/$variant-$arch.fragment" ] || frags+=("$cfgdir/$variant-$arch.fragment")
 fi
 
 # bkey-jit options, generated: on only when the code they build exists.
@@ -56,8 +60,10 @@ done
 # Skip the whole dance when nothing that feeds the config changed
 # (fragments, the bkey_jit Kconfig, the arch, the compiler).
 stamp=$tree/.bkey-jit/config.sha256
+cc=${cross}gcc
+[ ${#llvm[@]} -eq 0 ] || cc=clang${llvm[0]#LLVM=}
 want=$( { cat "${frags[@]}" "$tree/lib/bkey_jit/Kconfig"; echo "$arch $variant";
-	"${cross}gcc" --version | head -n 1; } | sha256sum | cut -d' ' -f1)
+	"$cc" --version | head -n 1; } | sha256sum | cut -d' ' -f1)
 if [ -f "$tree/.config" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
 	echo "kernel-config: $arch${variant:+ ($variant)} config unchanged" >&2
 	exit 0
@@ -82,7 +88,7 @@ while IFS='=' read -r opt val; do
 	esac
 done < <(sed -n -e 's/^\(CONFIG_[A-Za-z0-9_]*\)=\(.*\)/\1=\2/p' \
 	-e 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set/\1=n/p' "${frags[@]}" |
-	awk -F= '{ v[$1] = $2; if (!($1 in o)) { o[$1] = n++; k[n-1] = $1 } }
+	awk -F= '{ v[$1] = substr($0, length($1) + 2); if (!($1 in o)) { o[$1] = n++; k[n-1] = $1 } }
 		END { for (i = 0; i < n; i++) print k[i] "=" v[k[i]] }')
 if [ $bad -ne 0 ]; then
 	echo "kernel-config: requested options were dropped; fix kernel/config/*.fragment (check their dependencies with make menuconfig, '/' search)" >&2

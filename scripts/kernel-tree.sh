@@ -4,7 +4,8 @@
 #
 # usage: kernel-tree.sh ARCH [VARIANT]     ARCH = x86_64 | arm64
 # prints the tree path: $CACHE/trees/ARCH (VARIANT other than "default"
-# gets its own tree, $CACHE/trees/ARCH-VARIANT, so configs never fight).
+# gets its own tree, $CACHE/trees/ARCH-VARIANT, so configs never fight;
+# VARIANT=clang's objects are clang's, which gcc trees must never reuse).
 #
 # Incremental by design: the tree is copied from the pristine source once;
 # patches (patches/kernel/*.patch, then patches/bcachefs/*.patch) are applied
