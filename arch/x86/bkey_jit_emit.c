@@ -278,13 +278,13 @@ static void emit_endbr64(struct jit_ctx *ctx)
 static void emit_mask(struct jit_ctx *ctx, enum x86_reg reg,
 		      unsigned int width)
 {
-	if (width == 8 || width == 16)
+	if (width == 8 || width == 16) {
 		emit_movzx_rr(ctx, reg, reg, width / 8);
-	else if (width < 32)
+	} else if (width < 32) {
 		emit_alu_imm(ctx, X86_ALU_AND, reg, (1U << width) - 1, false);
-	else if (width == 32)
+	} else if (width == 32) {
 		emit_mov_rr32(ctx, reg, reg);
-	else if (width < 64) {
+	} else if (width < 64) {
 		emit_shift_imm(ctx, X86_SHIFT_SHL, reg, 64 - width, true);
 		emit_shift_imm(ctx, X86_SHIFT_SHR, reg, 64 - width, true);
 	}
