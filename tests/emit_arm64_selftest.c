@@ -2,10 +2,11 @@
 /*
  * Userspace self-test of the arm64 bkey-jit backend (aarch64 only).
  *
- * Build and run (from the top of the tree):
+ * Build and run (from the top of the tree), as tests/emit_arm64_selftest.sh
+ * does, this file together with arch/arm64/bkey_jit_emit.c:
  *
- *   aarch64-linux-gnu-gcc -static -O2 -g -Wall -Wextra -I/work/main \
- *	-o /tmp/a64t tests/emit_arm64_selftest.c arch/arm64/bkey_jit_emit.c
+ *   aarch64-linux-gnu-gcc -static -O2 -g -Wall -Wextra -I. \
+ *	-o /tmp/a64t <this file> arch/arm64/bkey_jit_emit.c
  *   qemu-aarch64-static /tmp/a64t [DUMP]
  *
  * With DUMP, the code of every emitted function (entry to end) is appended

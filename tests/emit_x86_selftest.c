@@ -4,8 +4,8 @@
  *
  * Build and run (from the repository root):
  *
- *   gcc -O2 -g -Wall -Wextra -I/work/main -o /tmp/x86t \
- *       tests/emit_x86_selftest.c arch/x86/bkey_jit_emit.c && /tmp/x86t
+ *   gcc -O2 -g -Wall -Wextra -I. -o /tmp/x86t \
+ *       <this file> arch/x86/bkey_jit_emit.c && /tmp/x86t
  *
  * or tests/emit_x86_selftest.sh, which does the same.
  *
@@ -143,8 +143,8 @@ static void interp(const struct bkey_plan *p, u8 *dst, const u8 *src)
 	unsigned int i;
 
 	for (i = 0; i < p->nr_ops; i++) {
-		const struct bkey_plan_op *op = &p->ops[i];
 		unsigned __int128 wide;
+		const struct bkey_plan_op *op = &p->ops[i];
 
 		switch (op->code) {
 		case BKEY_PLAN_HEADER:
@@ -906,7 +906,8 @@ static void test_encodings(void)
 	op_header(&p, 3);
 	op_ret(&p);
 	EXPECT_CODE(&p, &o,
-		    "\xb8\x78\x56\x34\x12" "\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90"
+		    "\xb8\x78\x56\x34\x12"	/* mov eax, 0x12345678 */
+		    "\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90\x90"	/* 11 x nop */
 		    "\xf3\x0f\x1e\xfa"
 		    "\x8b\x06"			/* mov eax, [rsi] */
 		    "\x25\xff\x80\xff\x00"	/* and eax, 0xff80ff */

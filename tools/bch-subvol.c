@@ -7,8 +7,9 @@
  *   bch-subvol snapshot SRC DST    snapshot of subvolume SRC at DST
  *
  * Build (static, so it runs from a bare initramfs):
- *   gcc -static -O2 -Wall -o build/tools/bch-subvol tools/bch-subvol.c
- *   aarch64-linux-gnu-gcc -static -O2 -Wall -o build/tools/bch-subvol.arm64 tools/bch-subvol.c
+ *   gcc -static -O2 -Wall -Wextra -o build/tools/bch-subvol <this file>
+ *   aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -o build/tools/bch-subvol.arm64 <this file>
+ * (tests/mount/run.sh builds it the same way for the guest's arch).
  */
 #define _GNU_SOURCE
 #include <errno.h>

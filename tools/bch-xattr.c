@@ -9,8 +9,9 @@
  *                                    sorted: one process for a whole manifest
  *
  * Build (static):
- *   gcc -static -O2 -Wall -o build/tools/bch-xattr tools/bch-xattr.c
- *   aarch64-linux-gnu-gcc -static -O2 -Wall -o build/tools/bch-xattr.arm64 tools/bch-xattr.c
+ *   gcc -static -O2 -Wall -Wextra -o build/tools/bch-xattr <this file>
+ *   aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -o build/tools/bch-xattr.arm64 <this file>
+ * (tests/mount/run.sh builds it the same way for the guest's arch).
  */
 #define _GNU_SOURCE
 #include <errno.h>
