@@ -23,6 +23,7 @@
 #include <linux/llist.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
+#include <linux/uaccess.h>
 #include <linux/workqueue.h>
 #ifdef CONFIG_X86
 #include <asm/nospec-branch.h>
@@ -123,6 +124,24 @@ static void bkey_jit_cfi_unpack_pos(struct bpos *dst,
 				    const struct bkey_packed *src)
 {
 }
+
+#ifdef CONFIG_X86
+/* x86 knows the preamble layout (CALL_PADDING) and the boot-time rehash. */
+#define bkey_jit_cfi_hash(fn)	cfi_get_func_hash(fn)
+#else
+/*
+ * 6.12 has cfi_get_func_hash() on x86 (and riscv) only. arm64 kCFI keeps
+ * the type hash in the word just before the function, and never rehashes.
+ */
+static u32 bkey_jit_cfi_hash(void *func)
+{
+	u32 hash;
+
+	if (get_kernel_nofault(hash, (u32 *)func - 1))
+		return 0;
+	return hash;
+}
+#endif
 #endif
 
 static void bkey_jit_emit_opts(struct bkey_jit_emit_opts *o, bool pos)
@@ -133,8 +152,8 @@ static void bkey_jit_emit_opts(struct bkey_jit_emit_opts *o, bool pos)
 #ifdef CONFIG_CFI_CLANG
 	o->cfi = true;
 	o->cfi_padding = IS_ENABLED(CONFIG_CALL_PADDING);
-	o->cfi_hash = pos ? cfi_get_func_hash(bkey_jit_cfi_unpack_pos)
-			  : cfi_get_func_hash(bkey_jit_cfi_unpack);
+	o->cfi_hash = pos ? bkey_jit_cfi_hash(bkey_jit_cfi_unpack_pos)
+			  : bkey_jit_cfi_hash(bkey_jit_cfi_unpack);
 #endif
 #if defined(CONFIG_X86) && defined(CONFIG_MITIGATION_RETHUNK)
 	if (cpu_feature_enabled(X86_FEATURE_RETHUNK))
