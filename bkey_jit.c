@@ -26,6 +26,7 @@
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 #ifdef CONFIG_X86
+#include <asm/cfi.h>
 #include <asm/nospec-branch.h>
 #endif
 #else
@@ -144,6 +145,20 @@ static u32 bkey_jit_cfi_hash(void *func)
 #endif
 #endif
 
+/*
+ * Can the running kernel call code we emit? Under FineIBT (x86, chosen at
+ * boot on IBT hardware) callers check a preamble our emitter does not
+ * produce, so every format stays on the generic unpack there.
+ */
+static bool bkey_jit_cfi_supported(void)
+{
+#ifdef CONFIG_FINEIBT
+	return cfi_mode != CFI_FINEIBT;
+#else
+	return true;
+#endif
+}
+
 static void bkey_jit_emit_opts(struct bkey_jit_emit_opts *o, bool pos)
 {
 	memset(o, 0, sizeof(*o));
@@ -173,6 +188,11 @@ static void bkey_jit_emit_opts(struct bkey_jit_emit_opts *o, bool pos)
 {
 	*o = bkey_jit_user_opts;
 }
+
+static bool bkey_jit_cfi_supported(void)
+{
+	return true;
+}
 #endif
 
 static enum bkey_jit_fallback bkey_jit_alloc_failure(void)
@@ -199,7 +219,7 @@ static enum bkey_jit_fallback bkey_jit_compile(struct bkey_jit_entry *e)
 	u64 start = bkey_jit_now_ns();
 	int ret, i;
 
-	if (!bkey_jit_arch_name)
+	if (!bkey_jit_arch_name || !bkey_jit_cfi_supported())
 		return BKEY_JIT_FALLBACK_NO_ARCH;
 
 	/* Sizing pass: the length does not depend on the final address. */
