@@ -17,23 +17,6 @@
 #include "vmalloc_exec.h"
 #include "tests/ref_unpack.h"
 
-static const unsigned int field_width[BKEY_NR_FIELDS] = { 64, 64, 32, 32, 32, 64 };
-
-static u64 mask_of(unsigned int bits)
-{
-	return bits ? ~0ULL >> (64 - bits) : 0;
-}
-
-static void format_finish(struct bkey_format *f)
-{
-	unsigned int i, bits = KEY_PACKED_BITS_START;
-
-	f->nr_fields = BKEY_NR_FIELDS;
-	for (i = 0; i < BKEY_NR_FIELDS; i++)
-		bits += f->bits_per_field[i];
-	f->key_u64s = DIV_ROUND_UP(bits, 64);
-}
-
 /* A random valid format: widths biased to 0 and full, offsets at edges. */
 static void random_format(struct bkey_format *f)
 {
@@ -44,11 +27,11 @@ static void random_format(struct bkey_format *f)
 		unsigned int r = get_random_u32_below(8), b;
 		u64 max;
 
-		b = r < 2 ? 0 : r == 2 ? field_width[i] :
-			get_random_u32_below(field_width[i] + 1);
+		b = r < 2 ? 0 : r == 2 ? ref_field_width(i) :
+			get_random_u32_below(ref_field_width(i) + 1);
 		f->bits_per_field[i] = b;
-		max = b == field_width[i] ? 0 :
-			mask_of(field_width[i]) - mask_of(b);
+		max = b == ref_field_width(i) ? 0 :
+			ref_mask(ref_field_width(i)) - ref_mask(b);
 		switch (get_random_u32_below(4)) {
 		case 0:
 			break;
@@ -60,7 +43,7 @@ static void random_format(struct bkey_format *f)
 				get_random_u64() : get_random_u64() % (max + 1));
 		}
 	}
-	format_finish(f);
+	ref_format_finish(f);
 }
 
 static void random_key(const struct bkey_format *f, struct bkey_packed *k)
@@ -174,7 +157,7 @@ static void bkey_jit_test_cache_dedup(struct kunit *test)
 	struct bkey_jit_stats s0, s1;
 	struct bkey_jit *a, *b, *c;
 
-	format_finish(&f);
+	ref_format_finish(&f);
 	bkey_jit_get_stats(&s0);
 	a = bkey_jit_get(&f);
 	b = bkey_jit_get(&f);
@@ -299,7 +282,7 @@ static void bkey_jit_test_fallback(struct kunit *test)
 	struct bkey_jit_stats s0, s1;
 	struct bkey_jit *j;
 
-	format_finish(&f);
+	ref_format_finish(&f);
 	f.field_offset[0] = cpu_to_le64(0x5eed);
 	j = bkey_jit_get(&f);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(j));
@@ -370,7 +353,7 @@ static void bkey_jit_test_invalid(struct kunit *test)
 	u8 nr = f.nr_fields;
 
 	if (!c->keep_u64s)
-		format_finish(&f);
+		ref_format_finish(&f);
 	else
 		f.nr_fields = BKEY_NR_FIELDS;
 	if (nr)

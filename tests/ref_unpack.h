@@ -15,6 +15,28 @@
 
 #include "bkey_jit.h"
 
+/* Width of each field once unpacked (inode, offset, snapshot, size, ver). */
+static inline unsigned int ref_field_width(unsigned int field)
+{
+	return field == 0 || field == 1 || field == 5 ? 64 : 32;
+}
+
+static inline u64 ref_mask(unsigned int bits)
+{
+	return bits ? ~0ULL >> (64 - bits) : 0;
+}
+
+/* Fill in nr_fields and key_u64s from the widths, as bcachefs does. */
+static inline void ref_format_finish(struct bkey_format *f)
+{
+	unsigned int i, bits = KEY_PACKED_BITS_START;
+
+	f->nr_fields = BKEY_NR_FIELDS;
+	for (i = 0; i < BKEY_NR_FIELDS; i++)
+		bits += f->bits_per_field[i];
+	f->key_u64s = DIV_ROUND_UP(bits, 64);
+}
+
 static inline u64 ref_word(const struct bkey_packed *k, unsigned int w)
 {
 	u64 v;

@@ -20,33 +20,17 @@
 #include "tests/ref_unpack.h"
 #include "tests/test_util.h"
 
-static const unsigned int field_width[6] = { 64, 64, 32, 32, 32, 64 };
 static unsigned long nr_random_formats = 100000;
 static unsigned int keys_per_format = 48;
 static FILE *dump_file;
 static unsigned long key_checks;
 
-static u64 mask_of(unsigned int bits)
-{
-	return bits ? ~0ULL >> (64 - bits) : 0;
-}
-
-static void format_finish(struct bkey_format *f)
-{
-	unsigned int i, bits = KEY_PACKED_BITS_START;
-
-	f->nr_fields = BKEY_NR_FIELDS;
-	for (i = 0; i < 6; i++)
-		bits += f->bits_per_field[i];
-	f->key_u64s = DIV_ROUND_UP(bits, 64);
-}
-
 /* Largest offset that keeps the field from overflowing, per bcachefs. */
 static u64 max_offset(unsigned int field, unsigned int bits)
 {
-	if (bits == field_width[field])
+	if (bits == ref_field_width(field))
 		return 0;
-	return mask_of(field_width[field]) - mask_of(bits);
+	return ref_mask(ref_field_width(field)) - ref_mask(bits);
 }
 
 /* Offset classes: 0, small, above S32_MAX, the largest valid. */
@@ -91,7 +75,7 @@ static void key_from_values(const struct bkey_format *f, struct bkey_packed *k,
 
 	key_random(f, k);
 	for (i = 0; i < 6; i++) {
-		u64 m = mask_of(f->bits_per_field[i]);
+		u64 m = ref_mask(f->bits_per_field[i]);
 
 		switch (pattern % 4) {
 		case 0:
@@ -223,7 +207,7 @@ static void test_structured(bool want_code)
 	unsigned long nr = 0;
 
 	for (field = 0; field < 6; field++)
-		for (bits = 0; bits <= field_width[field]; bits++)
+		for (bits = 0; bits <= ref_field_width(field); bits++)
 			for (pre = 0; pre < (field ? 64 : 1); pre += field ? 3 : 1)
 				for (cls = 0; cls < 2; cls++) {
 					struct bkey_format f = { 0 };
@@ -231,7 +215,7 @@ static void test_structured(bool want_code)
 
 					/* Spread pre bits over earlier fields. */
 					for (i = 0; i < field && left; i++) {
-						unsigned int b = min(left, field_width[i] - 1);
+						unsigned int b = min(left, ref_field_width(i) - 1);
 
 						f.bits_per_field[i] = b;
 						left -= b;
@@ -239,11 +223,11 @@ static void test_structured(bool want_code)
 					f.bits_per_field[field] = bits;
 					/* Trailing fields: empty or full. */
 					for (i = field + 1; i < 6; i++)
-						f.bits_per_field[i] = cls ? field_width[i] / 2 : 0;
+						f.bits_per_field[i] = cls ? ref_field_width(i) / 2 : 0;
 					for (i = 0; i < 6; i++)
 						f.field_offset[i] = pick_offset(i, f.bits_per_field[i],
 										rng_below(5));
-					format_finish(&f);
+					ref_format_finish(&f);
 					check_format(&tc, &f, want_code);
 					nr++;
 				}
@@ -255,8 +239,8 @@ static void test_structured(bool want_code)
 		};
 		struct bkey_format zero = { 0 };
 
-		format_finish(&cur);
-		format_finish(&zero);
+		ref_format_finish(&cur);
+		ref_format_finish(&zero);
 		check_format(&tc, &cur, want_code);
 		zero.field_offset[0] = 4096;
 		zero.field_offset[2] = U32_MAX;
@@ -278,13 +262,13 @@ static void random_format(struct bkey_format *f)
 		if (r < 2)
 			b = 0;
 		else if (r == 2)
-			b = field_width[i];
+			b = ref_field_width(i);
 		else
-			b = rng_below(field_width[i] + 1);
+			b = rng_below(ref_field_width(i) + 1);
 		f->bits_per_field[i] = b;
 		f->field_offset[i] = pick_offset(i, b, rng_below(5));
 	}
-	format_finish(f);
+	ref_format_finish(f);
 }
 
 static void test_random(bool want_code)
@@ -334,7 +318,7 @@ static void test_refusals(void)
 	struct bkey_jit_stats before, after;
 	unsigned int i;
 
-	format_finish(&good);
+	ref_format_finish(&good);
 	tc_check(&tc, bkey_format_validate(&good, NULL, 0) == 0, "good refused");
 	bkey_jit_get_stats(&before);
 
@@ -348,7 +332,7 @@ static void test_refusals(void)
 		if (cases[i].field >= 0) {
 			f.bits_per_field[cases[i].field] = cases[i].bits;
 			f.field_offset[cases[i].field] = cases[i].offset;
-			format_finish(&f);
+			ref_format_finish(&f);
 		}
 		f.key_u64s += cases[i].key_u64s_delta;
 		f.nr_fields = cases[i].nr_fields;
@@ -391,7 +375,7 @@ static void test_fallback(void)
 	struct bkey out;
 	struct bkey_jit *j;
 
-	format_finish(&f);
+	ref_format_finish(&f);
 	f.field_offset[0] = 77;
 
 	bkey_jit_get_stats(&s0);
@@ -465,7 +449,7 @@ static void test_cache(void)
 	struct bkey_jit_stats s;
 	struct vmalloc_exec_stats v;
 
-	format_finish(&f);
+	ref_format_finish(&f);
 	a = bkey_jit_get(&f);
 	b = bkey_jit_get(&f);
 	tc_check(&tc, a == b, "same format, two unpackers");
