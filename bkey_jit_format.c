@@ -178,9 +178,28 @@ void bkey_jit_init_generic(struct bkey_jit *j)
 	for (i = 0; i < BKEY_NR_FIELDS; i++)
 		field_precompute(&j->fields[i], lsb[i], f->bits_per_field[i],
 				 8 * f->key_u64s, le64_to_cpu(f->field_offset[i]));
+	/* What bkey_jit_unpack_generic()'s single loads rely on. */
+	WARN_ON_ONCE(j->fields[BKEY_FIELD_INODE].straddle ||
+		     j->fields[BKEY_FIELD_SNAPSHOT].straddle ||
+		     j->fields[BKEY_FIELD_SIZE].straddle ||
+		     j->fields[BKEY_FIELD_VERSION_HI].straddle);
 	j->u64s_delta = BKEY_U64s - f->key_u64s;
 }
 
+/* A field one unaligned 8-byte load always covers. */
+static __always_inline u64 field_get_single(const struct bkey_jit_field *fl,
+					    const u8 *src)
+{
+	return ((get_unaligned_le64(src + fl->byte) >> fl->shift) & fl->mask) +
+		fl->offset;
+}
+
+/*
+ * A field that may straddle two words: wider than 57 bits and not at the
+ * top of the key. Only offset and version.lo can be: the 32-bit fields
+ * always fit one load, and inode, the first field, ends at the key's top
+ * (field_precompute() clamps its load there).
+ */
 static __always_inline u64 field_get(const struct bkey_jit_field *fl,
 				     const u8 *src)
 {
@@ -205,17 +224,18 @@ void bkey_jit_unpack_generic(const struct bkey_jit *j, struct bkey *dst,
 {
 	const u8 *s = (const u8 *)src;
 	const struct bkey_jit_field *fl = j->fields;
+	u32 h = get_unaligned_le32(s);
 
-	dst->u64s	= s[0] + j->u64s_delta;
-	dst->format	= KEY_FORMAT_CURRENT;
-	dst->needs_whiteout = src->needs_whiteout;
-	dst->type	= s[2];
-	dst->pad[0]	= 0;
-	dst->p.inode	= field_get(&fl[BKEY_FIELD_INODE], s);
+	/* u64s adjusted modulo 256, needs_whiteout and type kept, format 1 */
+	h = ((h + j->u64s_delta) & 0xff) |
+	    (h & (0xff0000 | (BKEY_JIT_HDR_WHITEOUT_MASK << 8))) |
+	    (KEY_FORMAT_CURRENT << 8);
+	put_unaligned_le32(h, dst);
+	dst->p.inode	= field_get_single(&fl[BKEY_FIELD_INODE], s);
 	dst->p.offset	= field_get(&fl[BKEY_FIELD_OFFSET], s);
-	dst->p.snapshot	= field_get(&fl[BKEY_FIELD_SNAPSHOT], s);
-	dst->size	= field_get(&fl[BKEY_FIELD_SIZE], s);
-	dst->bversion.hi = field_get(&fl[BKEY_FIELD_VERSION_HI], s);
+	dst->p.snapshot	= field_get_single(&fl[BKEY_FIELD_SNAPSHOT], s);
+	dst->size	= field_get_single(&fl[BKEY_FIELD_SIZE], s);
+	dst->bversion.hi = field_get_single(&fl[BKEY_FIELD_VERSION_HI], s);
 	dst->bversion.lo = field_get(&fl[BKEY_FIELD_VERSION_LO], s);
 }
 EXPORT_SYMBOL_GPL(bkey_jit_unpack_generic);
@@ -232,9 +252,9 @@ void bkey_jit_unpack_pos_generic(const struct bkey_jit *j, struct bpos *dst,
 	const u8 *s = (const u8 *)src;
 	const struct bkey_jit_field *fl = j->fields;
 
-	dst->inode	= field_get(&fl[BKEY_FIELD_INODE], s);
+	dst->inode	= field_get_single(&fl[BKEY_FIELD_INODE], s);
 	dst->offset	= field_get(&fl[BKEY_FIELD_OFFSET], s);
-	dst->snapshot	= field_get(&fl[BKEY_FIELD_SNAPSHOT], s);
+	dst->snapshot	= field_get_single(&fl[BKEY_FIELD_SNAPSHOT], s);
 }
 EXPORT_SYMBOL_GPL(bkey_jit_unpack_pos_generic);
 

@@ -92,6 +92,14 @@ static inline u64 get_unaligned_le64(const void *p)
 	return v;
 }
 
+static inline u32 get_unaligned_le32(const void *p)
+{
+	u32 v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
 static inline void put_unaligned_le64(u64 v, void *p)
 {
 	memcpy(p, &v, sizeof(v));
