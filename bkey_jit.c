@@ -195,14 +195,20 @@ static bool bkey_jit_cfi_supported(void)
 }
 #endif
 
-static enum bkey_jit_fallback bkey_jit_alloc_failure(void)
+static enum bkey_jit_fallback bkey_jit_alloc_failure(unsigned int len)
 {
 	struct vmalloc_exec_stats s;
 
 	vmalloc_exec_get_stats(&s);
-	return s.bytes_cap && s.bytes_used + BKEY_JIT_MAX_CODE > s.bytes_cap ?
+	return s.bytes_cap && s.bytes_used + len > s.bytes_cap ?
 		BKEY_JIT_FALLBACK_CAP : BKEY_JIT_FALLBACK_NOMEM;
 }
+
+/* Scratch for one compile: too big for the stack, so allocated. */
+struct bkey_jit_compile_buf {
+	struct bkey_plan	plan[2];	/* full key, position only */
+	u8			staging[2 * BKEY_JIT_MAX_CODE];
+};
 
 /*
  * Emit both functions into one staging buffer, the position-only one at
@@ -210,58 +216,53 @@ static enum bkey_jit_fallback bkey_jit_alloc_failure(void)
  */
 static enum bkey_jit_fallback bkey_jit_compile(struct bkey_jit_entry *e)
 {
-	struct bkey_plan plan;
+	struct bkey_jit_compile_buf *cb;
 	struct bkey_jit_emit_opts opts[2];
 	struct bkey_jit_emitted out[2];
-	unsigned int pos_off, len;
-	u8 *staging;
-	void *code;
+	unsigned int pos_off = 0, len = 0;
+	void *code = NULL;
 	u64 start = bkey_jit_now_ns();
-	int ret, i;
+	int ret = 0, i;
 
 	if (!bkey_jit_arch_name || !bkey_jit_cfi_supported())
 		return BKEY_JIT_FALLBACK_NO_ARCH;
 
+	cb = kmalloc(sizeof(*cb), GFP_KERNEL);
+	if (!cb)
+		return BKEY_JIT_FALLBACK_NOMEM;
+
 	/* Sizing pass: the length does not depend on the final address. */
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 2 && !ret; i++) {
 		bkey_jit_emit_opts(&opts[i], i);
 		ret = bkey_plan_build(&e->jit.format, i ? BKEY_PLAN_UNPACK_POS :
-				      BKEY_PLAN_UNPACK, &plan);
+				      BKEY_PLAN_UNPACK, &cb->plan[i]);
 		if (!ret)
-			ret = bkey_jit_arch_emit(&plan, &opts[i], NULL, 0, &out[i]);
-		if (ret)
-			return BKEY_JIT_FALLBACK_EMIT;
+			ret = bkey_jit_arch_emit(&cb->plan[i], &opts[i], NULL, 0,
+						 &out[i]);
 	}
+	if (ret)
+		goto err;
 	pos_off = ALIGN(out[0].len, VMALLOC_EXEC_ALIGN);
 	len = pos_off + out[1].len;
 
-	staging = kmalloc(len, GFP_KERNEL);
-	if (!staging)
-		return BKEY_JIT_FALLBACK_NOMEM;
 	code = vmalloc_exec_alloc(len);
 	if (!code) {
-		kfree(staging);
-		return bkey_jit_alloc_failure();
+		kfree(cb);
+		return bkey_jit_alloc_failure(len);
 	}
-	bkey_jit_arch_fill_trap(staging, len);
+	bkey_jit_arch_fill_trap(cb->staging, len);
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 2 && !ret; i++) {
 		unsigned int off = i ? pos_off : 0;
 
-		bkey_plan_build(&e->jit.format, i ? BKEY_PLAN_UNPACK_POS :
-				BKEY_PLAN_UNPACK, &plan);
-		ret = bkey_jit_arch_emit(&plan, &opts[i], staging + off,
+		ret = bkey_jit_arch_emit(&cb->plan[i], &opts[i], cb->staging + off,
 					 (unsigned long)code + off, &out[i]);
-		if (ret)
-			break;
 	}
 	if (!ret)
-		ret = vmalloc_exec_write(code, staging, len);
-	kfree(staging);
-	if (ret) {
-		vmalloc_exec_free(code);
-		return BKEY_JIT_FALLBACK_EMIT;
-	}
+		ret = vmalloc_exec_write(code, cb->staging, len);
+	if (ret)
+		goto err;
+	kfree(cb);
 
 	e->code = code;
 	e->code_len = len;
@@ -274,6 +275,10 @@ static enum bkey_jit_fallback bkey_jit_compile(struct bkey_jit_entry *e)
 	atomic_long_add(len, &bkey_jit_stat.code_bytes);
 	atomic_long_add(bkey_jit_now_ns() - start, &bkey_jit_stat.compile_ns);
 	return BKEY_JIT_FALLBACK_NONE;
+err:
+	vmalloc_exec_free(code);
+	kfree(cb);
+	return BKEY_JIT_FALLBACK_EMIT;
 }
 
 static struct bkey_jit_entry *bkey_jit_lookup(const struct bkey_format *f,
@@ -296,7 +301,6 @@ static struct bkey_jit_entry *bkey_jit_create(const struct bkey_format *f)
 	if (!e)
 		return NULL;
 	e->jit.format = *f;
-	e->jit.priv = e;
 	bkey_jit_init_generic(&e->jit);
 	refcount_set(&e->ref, 1);
 
@@ -320,21 +324,21 @@ static struct bkey_jit bkey_jit_placeholder;
  */
 struct bkey_jit *bkey_jit_generic(void)
 {
+	static const struct bkey_format current_format = {
+		.key_u64s	= BKEY_U64s,
+		.nr_fields	= BKEY_NR_FIELDS,
+		.bits_per_field	= { 64, 64, 32, 32, 32, 64 },
+	};
 	struct bkey_jit *j = &bkey_jit_placeholder;
 
-	if (!READ_ONCE(j->format.nr_fields)) {
-		struct bkey_format f = {
-			.key_u64s = BKEY_U64s,
-			.nr_fields = BKEY_NR_FIELDS,
-			.bits_per_field = { 64, 64, 32, 32, 32, 64 },
-		};
-
-		mutex_lock(&bkey_jit_lock);
-		j->format = f;
+	/* Not a hot path: the lock keeps a half-built placeholder unseen. */
+	mutex_lock(&bkey_jit_lock);
+	if (!j->format.nr_fields) {
+		j->format = current_format;
 		bkey_jit_init_generic(j);
 		j->fallback = BKEY_JIT_FALLBACK_NO_ARCH;
-		mutex_unlock(&bkey_jit_lock);
 	}
+	mutex_unlock(&bkey_jit_lock);
 	return j;
 }
 EXPORT_SYMBOL_GPL(bkey_jit_generic);

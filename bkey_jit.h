@@ -25,7 +25,6 @@ struct bkey_jit_field {
 	u8	byte;		/* first byte loaded (8 bytes, unaligned) */
 	u8	shift;		/* right shift after the load */
 	u8	straddle;	/* field also needs the next word */
-	u8	hi_byte;	/* straddle: the next word, 8-byte aligned */
 	u64	mask;
 	u64	offset;
 };
@@ -47,9 +46,6 @@ struct bkey_jit {
 	struct bkey_jit_field	fields[BKEY_NR_FIELDS];
 	u8			u64s_delta;
 	u8			fallback;	/* enum bkey_jit_fallback */
-	u8			pad[6];
-	/* private: cache linkage */
-	void			*priv;
 };
 
 enum bkey_jit_mode {

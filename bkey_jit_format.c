@@ -162,7 +162,6 @@ static void field_precompute(struct bkey_jit_field *fl, unsigned int lsb,
 		fl->byte = (lsb / 64) * 8;
 		fl->shift = lsb % 64;
 	}
-	fl->hi_byte = fl->byte + 8;
 }
 
 /**
@@ -206,7 +205,7 @@ static __always_inline u64 field_get(const struct bkey_jit_field *fl,
 	u64 v = get_unaligned_le64(src + fl->byte) >> fl->shift;
 
 	if (unlikely(fl->straddle))
-		v |= get_unaligned_le64(src + fl->hi_byte) << (64 - fl->shift);
+		v |= get_unaligned_le64(src + fl->byte + 8) << (64 - fl->shift);
 	return (v & fl->mask) + fl->offset;
 }
 
