@@ -236,9 +236,11 @@ static enum bkey_jit_fallback bkey_jit_compile(struct bkey_jit_entry *e)
 		bkey_jit_emit_opts(&opts[i], i);
 		ret = bkey_plan_build(&e->jit.format, i ? BKEY_PLAN_UNPACK_POS :
 				      BKEY_PLAN_UNPACK, &cb->plan[i]);
-		if (!ret)
+		if (!ret) {
+			bkey_plan_blind(&cb->plan[i], get_random_u64());
 			ret = bkey_jit_arch_emit(&cb->plan[i], &opts[i], NULL, 0,
 						 &out[i]);
+		}
 	}
 	if (ret)
 		goto err;

@@ -140,5 +140,6 @@ void bkey_jit_init_generic(struct bkey_jit *j);
 int bkey_plan_build(const struct bkey_format *f, enum bkey_plan_kind kind,
 		    struct bkey_plan *plan);
 int bkey_plan_to_text(char *buf, size_t size, const struct bkey_plan *plan);
+void bkey_plan_blind(struct bkey_plan *plan, u64 seed);
 
 #endif /* _BKEY_JIT_PLAN_H */

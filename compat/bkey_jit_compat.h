@@ -20,6 +20,7 @@
 #include <linux/slab.h>
 #include <linux/mutex.h>
 #include <linux/jump_label.h>
+#include <linux/random.h>
 #include <linux/refcount.h>
 #include <linux/unaligned.h>
 #include <asm/byteorder.h>

@@ -117,6 +117,9 @@ static inline long PTR_ERR(const void *p) { return (long)p; }
 static inline bool IS_ERR(const void *p) { return IS_ERR_VALUE(p); }
 static inline bool IS_ERR_OR_NULL(const void *p) { return !p || IS_ERR(p); }
 
+/* Placeholder until the userspace build has a seedable generator. */
+static inline u64 get_random_u64(void) { return 0; }
+
 #define GFP_KERNEL		0
 static inline void *kzalloc(size_t n, int gfp) { (void)gfp; return calloc(1, n); }
 static inline void *kmalloc(size_t n, int gfp) { (void)gfp; return malloc(n); }

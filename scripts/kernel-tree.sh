@@ -34,15 +34,15 @@ if [ -z "${BKEY_JIT_TREE_LOCKED:-}" ]; then
 	flock 9
 fi
 
-# 1. copy of the pristine tree, once. Real copy, not hardlinks: patch and
-#    rsync must never write through into the pristine tree.
-if [ ! -f "$meta/copied" ]; then
+# 1. copy of the pristine tree, once per kernel version. Real copy, not
+#    hardlinks: patch and rsync must never write through into the pristine tree.
+if [ ! -f "$meta/copied" ] || [ "$(cat "$meta/copied")" != "$pristine" ]; then
 	echo "kernel-tree: copying pristine tree to $tree" >&2
 	rm -rf "$tree"
 	cp -a --reflink=auto "$pristine" "$tree.tmp.$$"
 	mv "$tree.tmp.$$" "$tree"
 	mkdir -p "$meta/applied"
-	touch "$meta/copied"
+	echo "$pristine" >"$meta/copied"
 fi
 
 # 2. patches, applied exactly once per patch set.
