@@ -6,11 +6,13 @@
  * Pipeline: format -> bkey_format_validate() -> bkey_plan_build() ->
  * bkey_jit_arch_emit() -> vmalloc_exec (publish) -> this cache -> users.
  *
- * Compiling takes a couple of microseconds and happens once per format, so
- * a get that misses compiles under the cache mutex: concurrent getters of
- * a new format wait and then share the one result. Lookups of cached
- * formats take the same mutex; they happen when a btree node is read or
- * created, never per key.
+ * Getting an unpacker happens on bcachefs's btree node read path, in I/O
+ * completion, possibly with the btree cache lock held elsewhere by a task
+ * waiting for that very read. So a get never blocks: a hit is an RCU lookup
+ * in an rhashtable, a miss inserts an unpacker that runs the generic C
+ * unpack at once and queues its format for compilation by a work item,
+ * which publishes the code when done. Puts never block either; freeing
+ * waits for the grace periods that make it safe (see bkey_jit_release()).
  */
 #include "bkey_jit.h"
 #include "bkey_jit_plan.h"
@@ -23,6 +25,9 @@
 #include <linux/llist.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
+#include <linux/rculist.h>
+#include <linux/rhashtable.h>
+#include <linux/spinlock.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 #ifdef CONFIG_X86
@@ -33,52 +38,71 @@
 #include <time.h>
 #endif
 
-#define BKEY_JIT_HASH_BITS	8
-#define BKEY_JIT_HASH_SIZE	BIT(BKEY_JIT_HASH_BITS)
-
-/* A cached unpacker; callers only ever see the embedded struct bkey_jit. */
+/*
+ * A cached unpacker; callers only ever see the embedded struct bkey_jit.
+ *
+ * Lifetime: created by a getter that missed (never sleeping), compiled by
+ * bkey_jit_compile_work, unhashed by the last put, freed after an RCU grace
+ * period (lookups may still see it) followed by a tasks-RCU one (a task may
+ * be preempted inside its code), from bkey_jit_free_work.
+ */
 struct bkey_jit_entry {
-	struct bkey_jit		jit;
-	struct bkey_jit_entry	*next;		/* hash chain */
+	struct bkey_jit		jit;		/* jit.format is the hash key */
+	struct rhash_head	node;
 	refcount_t		ref;
+	bool			hashed;		/* false: a private fallback */
 	void			*code;		/* vmalloc_exec allocation */
 	unsigned int		code_len;
+	unsigned int		unpack_entry;	/* entry offsets in code */
+	unsigned int		pos_entry;
 	unsigned int		unpack_insns;
 	unsigned int		pos_insns;
-#ifdef __KERNEL__
-	struct llist_node	free_node;
-#endif
+	struct llist_node	work_node;	/* compile, then free list */
+	struct rcu_head		rcu;
 };
 
-static DEFINE_MUTEX(bkey_jit_lock);
-static struct bkey_jit_entry *bkey_jit_hash[BKEY_JIT_HASH_SIZE];
+static const struct rhashtable_params bkey_jit_params = {
+	.key_len		= sizeof(struct bkey_format),
+	.key_offset		= offsetof(struct bkey_jit_entry, jit.format),
+	.head_offset		= offsetof(struct bkey_jit_entry, node),
+	.automatic_shrinking	= true,
+};
 
+static struct rhashtable bkey_jit_table;
+static bool bkey_jit_table_ready;
+
+/*
+ * Counters. The ones a get or put bumps are shared atomics: a get is once
+ * per btree node read. The per-key ones are per CPU, so that unpacking
+ * never writes a shared cache line.
+ */
 static struct {
 	atomic_long_t	formats;
 	atomic_long_t	compiles;
 	atomic_long_t	cache_hits;
 	atomic_long_t	fallbacks[BKEY_JIT_FALLBACK_NR];
-	atomic_long_t	jit_unpacks;
-	atomic_long_t	generic_unpacks;
-	atomic_long_t	verify_mismatches;
 	atomic_long_t	code_bytes;
 	atomic_long_t	invalid_formats;
 	atomic_long_t	compile_ns;
+	atomic_long_t	pending_frees;
 } bkey_jit_stat;
 
+struct bkey_jit_key_stats {
+	unsigned long	jit_unpacks;
+	unsigned long	generic_unpacks;
+	unsigned long	mode_off;
+	unsigned long	verify_mismatches;
+};
+
+static DEFINE_PER_CPU(struct bkey_jit_key_stats, bkey_jit_key_stat);
+
 static enum bkey_jit_mode bkey_jit_mode = BKEY_JIT_MODE_ON;
+/* Serialises mode changes: the mode and the static key change together. */
+static DEFINE_MUTEX(bkey_jit_mode_lock);
 
 /* Enabled while the mode is "on": the inline unpack calls code directly. */
 DEFINE_STATIC_KEY_TRUE(bkey_jit_fast_key);
 EXPORT_SYMBOL_GPL(bkey_jit_fast_key);
-
-static void bkey_jit_fast_set(bool on)
-{
-	if (on)
-		static_branch_enable(&bkey_jit_fast_key);
-	else
-		static_branch_disable(&bkey_jit_fast_key);
-}
 
 #ifdef __KERNEL__
 static u64 bkey_jit_now_ns(void)
@@ -97,21 +121,26 @@ static u64 bkey_jit_now_ns(void)
 
 static inline struct bkey_jit_entry *to_entry(const struct bkey_jit *j)
 {
-	return (struct bkey_jit_entry *)((char *)j -
-					 offsetof(struct bkey_jit_entry, jit));
+	return container_of((struct bkey_jit *)j, struct bkey_jit_entry, jit);
 }
 
-/* FNV-1a over the format's bytes; formats are 56 bytes. */
-static unsigned int bkey_format_hash(const struct bkey_format *f)
+/* Set once at init; gets before it, or after it failed, get no unpacker. */
+static struct rhashtable *bkey_jit_table_get(void)
 {
-	const u8 *p = (const u8 *)f;
-	u32 h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < sizeof(*f); i++)
-		h = (h ^ p[i]) * 16777619u;
-	return (h ^ (h >> 16)) & (BKEY_JIT_HASH_SIZE - 1);
+	return smp_load_acquire(&bkey_jit_table_ready) ? &bkey_jit_table : NULL;
 }
+
+static int __init bkey_jit_init(void)
+{
+	int ret = rhashtable_init(&bkey_jit_table, &bkey_jit_params);
+
+	if (ret)
+		pr_err("bkey_jit: no format cache (%d), unpacking with C\n", ret);
+	else
+		smp_store_release(&bkey_jit_table_ready, true);
+	return ret;
+}
+subsys_initcall(bkey_jit_init);
 
 /* Emitter options: what the running kernel requires of indirect targets. */
 #ifdef __KERNEL__
@@ -195,132 +224,253 @@ static bool bkey_jit_cfi_supported(void)
 }
 #endif
 
-static enum bkey_jit_fallback bkey_jit_alloc_failure(unsigned int len)
-{
-	struct vmalloc_exec_stats s;
-
-	vmalloc_exec_get_stats(&s);
-	return s.bytes_cap && s.bytes_used + len > s.bytes_cap ?
-		BKEY_JIT_FALLBACK_CAP : BKEY_JIT_FALLBACK_NOMEM;
-}
-
-/* Scratch for one compile: too big for the stack, so allocated. */
+/* Scratch for compiling: too big for the stack, so allocated per batch. */
 struct bkey_jit_compile_buf {
-	struct bkey_plan	plan[2];	/* full key, position only */
-	u8			staging[2 * BKEY_JIT_MAX_CODE];
+	struct bkey_plan		plan[2];	/* full key, position only */
+	struct bkey_jit_emit_opts	opts[2];
+	struct bkey_jit_emitted		out[2];
+	unsigned int			len[2];		/* from the sizing pass */
+	unsigned int			pos_off;	/* position-only function */
+	unsigned int			total;
+	u8				staging[2 * BKEY_JIT_MAX_CODE];
 };
 
-/*
- * Emit both functions into one staging buffer, the position-only one at
- * the next granule, and publish them with one copy into executable memory.
- */
-static enum bkey_jit_fallback bkey_jit_compile(struct bkey_jit_entry *e)
+/* Why no code can be compiled at all on this kernel, if that is so. */
+static enum bkey_jit_fallback bkey_jit_unavailable(void)
 {
-	struct bkey_jit_compile_buf *cb;
-	struct bkey_jit_emit_opts opts[2];
-	struct bkey_jit_emitted out[2];
-	unsigned int pos_off = 0, len = 0;
-	void *code = NULL;
-	u64 start = bkey_jit_now_ns();
-	int ret = 0, i;
-
-	if (!bkey_jit_arch_name || !bkey_jit_cfi_supported())
+	if (!bkey_jit_arch_name)
 		return BKEY_JIT_FALLBACK_NO_ARCH;
+	if (!bkey_jit_cfi_supported())
+		return BKEY_JIT_FALLBACK_CFI;
+	return BKEY_JIT_FALLBACK_NONE;
+}
 
-	cb = kmalloc(sizeof(*cb), GFP_KERNEL);
-	if (!cb)
-		return BKEY_JIT_FALLBACK_NOMEM;
+/*
+ * Plan, blind and size both functions. The position-only one goes at the
+ * next granule, so both are published with one copy.
+ */
+static int bkey_jit_size(const struct bkey_format *f,
+			 struct bkey_jit_compile_buf *cb)
+{
+	int i, ret;
 
-	/* Sizing pass: the length does not depend on the final address. */
-	for (i = 0; i < 2 && !ret; i++) {
-		bkey_jit_emit_opts(&opts[i], i);
-		ret = bkey_plan_build(&e->jit.format, i ? BKEY_PLAN_UNPACK_POS :
+	for (i = 0; i < 2; i++) {
+		bkey_jit_emit_opts(&cb->opts[i], i);
+		ret = bkey_plan_build(f, i ? BKEY_PLAN_UNPACK_POS :
 				      BKEY_PLAN_UNPACK, &cb->plan[i]);
-		if (!ret) {
-			bkey_plan_blind(&cb->plan[i], get_random_u64());
-			ret = bkey_jit_arch_emit(&cb->plan[i], &opts[i], NULL, 0,
-						 &out[i]);
-		}
+		if (ret)
+			return ret;
+		bkey_plan_blind(&cb->plan[i], get_random_u64());
+		ret = bkey_jit_arch_emit(&cb->plan[i], &cb->opts[i], NULL, 0,
+					 &cb->out[i]);
+		if (ret)
+			return ret;
+		cb->len[i] = cb->out[i].len;
 	}
-	if (ret)
-		goto err;
-	pos_off = ALIGN(out[0].len, VMALLOC_EXEC_ALIGN);
-	len = pos_off + out[1].len;
+	cb->pos_off = ALIGN(cb->len[0], VMALLOC_EXEC_ALIGN);
+	cb->total = cb->pos_off + cb->len[1];
+	return 0;
+}
 
-	code = vmalloc_exec_alloc(len);
-	if (!code) {
-		kfree(cb);
-		return bkey_jit_alloc_failure(len);
+/*
+ * The final pass, for the address the code will run at. It must produce
+ * what the sizing pass promised: a longer function would overrun the
+ * allocation, a shorter one would leave the entries where they were not
+ * sized for. Either is an emitter bug; fall back rather than run it.
+ */
+static int bkey_jit_emit_final(struct bkey_jit_compile_buf *cb, void *code)
+{
+	int i, ret;
+
+	bkey_jit_arch_fill_trap(cb->staging, cb->total);
+	for (i = 0; i < 2; i++) {
+		unsigned int off = i ? cb->pos_off : 0;
+
+		ret = bkey_jit_arch_emit(&cb->plan[i], &cb->opts[i],
+					 cb->staging + off,
+					 (unsigned long)code + off, &cb->out[i]);
+		if (ret)
+			return ret;
+		if (WARN_ONCE(cb->out[i].len != cb->len[i],
+			      "bkey_jit: emitted %u bytes, sized %u\n",
+			      cb->out[i].len, cb->len[i]))
+			return -EINVAL;
 	}
-	bkey_jit_arch_fill_trap(cb->staging, len);
+	return 0;
+}
 
-	for (i = 0; i < 2 && !ret; i++) {
-		unsigned int off = i ? pos_off : 0;
-
-		ret = bkey_jit_arch_emit(&cb->plan[i], &opts[i], cb->staging + off,
-					 (unsigned long)code + off, &out[i]);
-	}
-	if (!ret)
-		ret = vmalloc_exec_write(code, cb->staging, len);
-	if (ret)
-		goto err;
-	kfree(cb);
-
+/* Make the code reachable: release, so its bytes are seen before it. */
+static void bkey_jit_publish(struct bkey_jit_entry *e, void *code,
+			     const struct bkey_jit_compile_buf *cb)
+{
 	e->code = code;
-	e->code_len = len;
-	e->unpack_insns = out[0].nr_insns;
-	e->pos_insns = out[1].nr_insns;
-	e->jit.unpack = (bkey_jit_unpack_fn)((u8 *)code + out[0].entry);
-	e->jit.unpack_pos = (bkey_jit_unpack_pos_fn)((u8 *)code + pos_off +
-						    out[1].entry);
+	e->code_len = cb->total;
+	e->unpack_entry = cb->out[0].entry;
+	e->pos_entry = cb->pos_off + cb->out[1].entry;
+	e->unpack_insns = cb->out[0].nr_insns;
+	e->pos_insns = cb->out[1].nr_insns;
+	smp_store_release(&e->jit.unpack_pos,
+			  (bkey_jit_unpack_pos_fn)((u8 *)code + e->pos_entry));
+	smp_store_release(&e->jit.unpack,
+			  (bkey_jit_unpack_fn)((u8 *)code + e->unpack_entry));
+}
+
+static enum bkey_jit_fallback bkey_jit_alloc_failure(const void *code)
+{
+	return PTR_ERR_OR_ZERO(code) == -ENOSPC ? BKEY_JIT_FALLBACK_CAP :
+						   BKEY_JIT_FALLBACK_NOMEM;
+}
+
+/*
+ * Compile @e's format and publish the code. Runs from the compile work
+ * item (process context, may sleep and reclaim), never from a getter.
+ */
+static enum bkey_jit_fallback bkey_jit_compile(struct bkey_jit_entry *e,
+					       struct bkey_jit_compile_buf *cb)
+{
+	u64 start = bkey_jit_now_ns();
+	void *code;
+
+	if (bkey_jit_size(&e->jit.format, cb))
+		return BKEY_JIT_FALLBACK_EMIT;
+
+	code = vmalloc_exec_alloc(cb->total);
+	if (IS_ERR_OR_NULL(code))
+		return bkey_jit_alloc_failure(code);
+
+	if (bkey_jit_emit_final(cb, code) ||
+	    vmalloc_exec_write(code, cb->staging, cb->total)) {
+		/* never reachable: nobody can be executing it */
+		vmalloc_exec_free(code);
+		return BKEY_JIT_FALLBACK_EMIT;
+	}
+
+	bkey_jit_publish(e, code, cb);
 	atomic_long_inc(&bkey_jit_stat.compiles);
-	atomic_long_add(len, &bkey_jit_stat.code_bytes);
+	atomic_long_add(cb->total, &bkey_jit_stat.code_bytes);
 	atomic_long_add(bkey_jit_now_ns() - start, &bkey_jit_stat.compile_ns);
 	return BKEY_JIT_FALLBACK_NONE;
-err:
-	vmalloc_exec_free(code);
+}
+
+static void bkey_jit_set_fallback(struct bkey_jit_entry *e,
+				  enum bkey_jit_fallback why)
+{
+	WRITE_ONCE(e->jit.fallback, why);
+	if (why != BKEY_JIT_FALLBACK_NONE)
+		atomic_long_inc(&bkey_jit_stat.fallbacks[why]);
+}
+
+static void bkey_jit_compile_one(struct bkey_jit_entry *e,
+				 struct bkey_jit_compile_buf **cb)
+{
+	enum bkey_jit_fallback why = bkey_jit_unavailable();
+
+	/* Only the queue's reference left: nobody wants the code any more. */
+	if (refcount_read(&e->ref) == 1)
+		return;
+
+	if (why == BKEY_JIT_FALLBACK_NONE) {
+		if (!*cb)
+			*cb = kmalloc(sizeof(**cb), GFP_KERNEL);
+		why = *cb ? bkey_jit_compile(e, *cb) : BKEY_JIT_FALLBACK_NOMEM;
+	}
+	bkey_jit_set_fallback(e, why);
+}
+
+/*
+ * Getters never compile: they queue the entry (holding a reference) and
+ * this work item compiles every queued entry in one batch.
+ */
+static LLIST_HEAD(bkey_jit_compile_list);
+static bool bkey_jit_compiles_held;	/* tests: see bkey_jit_hold_compiles() */
+
+static void bkey_jit_compile_workfn(struct work_struct *work)
+{
+	struct bkey_jit_compile_buf *cb = NULL;
+	struct bkey_jit_entry *e, *n;
+	struct llist_node *list;
+
+	if (READ_ONCE(bkey_jit_compiles_held))
+		return;
+	list = llist_del_all(&bkey_jit_compile_list);
+
+	llist_for_each_entry_safe(e, n, list, work_node) {
+		bkey_jit_compile_one(e, &cb);
+		bkey_jit_put(&e->jit);
+	}
 	kfree(cb);
-	return BKEY_JIT_FALLBACK_EMIT;
 }
 
-static struct bkey_jit_entry *bkey_jit_lookup(const struct bkey_format *f,
-					      unsigned int h)
-{
-	struct bkey_jit_entry *e;
+static DECLARE_WORK(bkey_jit_compile_work, bkey_jit_compile_workfn);
 
-	/* An entry whose last reference is gone is waiting to be freed. */
-	for (e = bkey_jit_hash[h]; e; e = e->next)
-		if (!memcmp(&e->jit.format, f, sizeof(*f)) &&
-		    refcount_inc_not_zero(&e->ref))
-			return e;
-	return NULL;
+static void bkey_jit_queue_compile(struct bkey_jit_entry *e)
+{
+	refcount_inc(&e->ref);
+	if (llist_add(&e->work_node, &bkey_jit_compile_list))
+		schedule_work(&bkey_jit_compile_work);
 }
 
-static struct bkey_jit_entry *bkey_jit_create(const struct bkey_format *f)
+/* A new entry, running the generic unpack until its code is published. */
+static struct bkey_jit_entry *bkey_jit_entry_new(const struct bkey_format *f)
 {
-	struct bkey_jit_entry *e = kzalloc(sizeof(*e), GFP_KERNEL);
+	struct bkey_jit_entry *e = kzalloc(sizeof(*e), GFP_NOWAIT | __GFP_NOWARN);
 
 	if (!e)
 		return NULL;
 	e->jit.format = *f;
+	e->jit.fallback = BKEY_JIT_FALLBACK_PENDING;
 	bkey_jit_init_generic(&e->jit);
 	refcount_set(&e->ref, 1);
-
-	e->jit.fallback = bkey_jit_compile(e);
-	if (e->jit.fallback)
-		atomic_long_inc(&bkey_jit_stat.fallbacks[e->jit.fallback]);
 	return e;
+}
+
+/*
+ * A get that missed: insert a new entry. Losing the race to another getter
+ * is a hit on its entry. If the entry found is dying (its last put has not
+ * unhashed it yet) or the table cannot take more right now, the caller gets
+ * a private entry of its own that keeps the generic unpack; it is correct,
+ * only slower, and goes away with the caller's put.
+ */
+static struct bkey_jit *bkey_jit_insert(struct rhashtable *ht,
+					const struct bkey_format *f)
+{
+	struct bkey_jit_entry *e = bkey_jit_entry_new(f), *old;
+
+	if (!e) {
+		atomic_long_inc(&bkey_jit_stat.fallbacks[BKEY_JIT_FALLBACK_NOMEM]);
+		return ERR_PTR(-ENOMEM);
+	}
+
+	rcu_read_lock();
+	old = rhashtable_lookup_get_insert_fast(ht, &e->node, bkey_jit_params);
+	if (!IS_ERR_OR_NULL(old) && refcount_inc_not_zero(&old->ref)) {
+		rcu_read_unlock();
+		kfree(e);
+		atomic_long_inc(&bkey_jit_stat.cache_hits);
+		return &old->jit;
+	}
+	rcu_read_unlock();
+
+	if (old) {
+		bkey_jit_set_fallback(e, BKEY_JIT_FALLBACK_BUSY);
+		return &e->jit;
+	}
+	e->hashed = true;
+	atomic_long_inc(&bkey_jit_stat.formats);
+	bkey_jit_queue_compile(e);
+	return &e->jit;
 }
 
 /* The generic unpacker bkey_jit_generic() hands out before a format. */
 static struct bkey_jit bkey_jit_placeholder;
+static DEFINE_SPINLOCK(bkey_jit_placeholder_lock);
 
 /**
  * bkey_jit_generic - an unpacker that is always valid and never put
  *
  * For users that need an unpacker before they know the format (a btree
  * node being set up): it unpacks the current, unpacked-layout format
- * with the generic C code. bkey_jit_put() ignores it.
+ * with the generic C code. bkey_jit_put() ignores it. Never sleeps.
  *
  * Return: a static unpacker.
  */
@@ -333,14 +483,14 @@ struct bkey_jit *bkey_jit_generic(void)
 	};
 	struct bkey_jit *j = &bkey_jit_placeholder;
 
-	/* Not a hot path: the lock keeps a half-built placeholder unseen. */
-	mutex_lock(&bkey_jit_lock);
+	/* Once, and never seen half built. */
+	spin_lock(&bkey_jit_placeholder_lock);
 	if (!j->format.nr_fields) {
 		j->format = current_format;
 		bkey_jit_init_generic(j);
 		j->fallback = BKEY_JIT_FALLBACK_NO_ARCH;
 	}
-	mutex_unlock(&bkey_jit_lock);
+	spin_unlock(&bkey_jit_placeholder_lock);
 	return j;
 }
 EXPORT_SYMBOL_GPL(bkey_jit_generic);
@@ -349,73 +499,52 @@ EXPORT_SYMBOL_GPL(bkey_jit_generic);
  * bkey_jit_get - get the unpacker for a key format
  * @f:	the format
  *
- * Returns the cached unpacker for @f, compiling it on first use. Never
- * fails for a valid format: when no code can be generated or published
- * the unpacker uses the generic C unpack (the reason is in the stats).
- * May sleep.
+ * Returns the cached unpacker for @f. Never sleeps, never reclaims and
+ * takes no sleeping lock, so it is safe on bcachefs's node-read path and
+ * in atomic context: a hit is an RCU lookup; a miss allocates with
+ * GFP_NOWAIT and returns an unpacker that runs the generic C unpack while
+ * its code is compiled by a work item. The code pointers are published
+ * once compiled, and the next unpack uses them: the bytes are the same
+ * either way. When no code can be had the unpacker keeps the generic C
+ * unpack (the reason is in the stats).
  *
  * Return: a referenced unpacker, to be released with bkey_jit_put(), or
- * ERR_PTR(-EINVAL) for a format bcachefs would refuse, or ERR_PTR(-ENOMEM).
+ * ERR_PTR(-EINVAL) for a format bcachefs would refuse, or ERR_PTR(-ENOMEM)
+ * (then unpack with the caller's own C code).
  */
 struct bkey_jit *bkey_jit_get(const struct bkey_format *f)
 {
-	unsigned int h = bkey_format_hash(f);
+	struct rhashtable *ht = bkey_jit_table_get();
 	struct bkey_jit_entry *e;
 
 	if (bkey_format_validate(f, NULL, 0)) {
 		atomic_long_inc(&bkey_jit_stat.invalid_formats);
 		return ERR_PTR(-EINVAL);
 	}
+	if (!ht)
+		return ERR_PTR(-ENOMEM);
 
-	mutex_lock(&bkey_jit_lock);
-	e = bkey_jit_lookup(f, h);
-	if (e) {
+	rcu_read_lock();
+	e = rhashtable_lookup(ht, f, bkey_jit_params);
+	if (e && refcount_inc_not_zero(&e->ref)) {
+		rcu_read_unlock();
 		atomic_long_inc(&bkey_jit_stat.cache_hits);
-	} else {
-		e = bkey_jit_create(f);
-		if (e) {
-			e->next = bkey_jit_hash[h];
-			bkey_jit_hash[h] = e;
-			atomic_long_inc(&bkey_jit_stat.formats);
-		}
+		return &e->jit;
 	}
-	mutex_unlock(&bkey_jit_lock);
-
-	return e ? &e->jit : ERR_PTR(-ENOMEM);
+	rcu_read_unlock();
+	return bkey_jit_insert(ht, f);
 }
 EXPORT_SYMBOL_GPL(bkey_jit_get);
 
-static void bkey_jit_unhash(struct bkey_jit_entry *e)
-{
-	struct bkey_jit_entry **p = &bkey_jit_hash[bkey_format_hash(&e->jit.format)];
-
-	while (*p != e)
-		p = &(*p)->next;
-	*p = e->next;
-}
-
-/* Unhash and free an entry whose last reference is gone. */
-static void bkey_jit_free_entry(struct bkey_jit_entry *e)
-{
-	mutex_lock(&bkey_jit_lock);
-	bkey_jit_unhash(e);
-	mutex_unlock(&bkey_jit_lock);
-	atomic_long_sub(1, &bkey_jit_stat.formats);
-
-	if (e->code) {
-		atomic_long_sub(e->code_len, &bkey_jit_stat.code_bytes);
-		vmalloc_exec_free(e->code);
-	}
-	kfree(e);
-}
-
-#ifdef __KERNEL__
 /*
- * The last put may come from a context that holds locks our mutex must
- * not nest under (bcachefs frees node buffers under its btree cache
- * lock, which its shrinker takes during reclaim, and bkey_jit_get()
- * allocates under our mutex). So the put itself only drops the count;
- * unhashing and freeing run from a work item.
+ * Freeing, in the order the BPF JITs use: the last put unhashes the entry;
+ * after an RCU grace period no lookup can find it any more; after a further
+ * tasks-RCU grace period no task can be inside its code either (a task
+ * preempted inside it, or one that loaded the code pointer before the put,
+ * has scheduled voluntarily since); only then is the code trap-filled and
+ * its memory reused, and the entry freed, from a work item because
+ * vmalloc_exec_free() sleeps. Without CONFIG_TASKS_RCU (no preemption)
+ * call_rcu_tasks() is call_rcu(), which then suffices.
  */
 static LLIST_HEAD(bkey_jit_free_list);
 
@@ -424,50 +553,97 @@ static void bkey_jit_free_workfn(struct work_struct *work)
 	struct llist_node *list = llist_del_all(&bkey_jit_free_list);
 	struct bkey_jit_entry *e, *n;
 
-	llist_for_each_entry_safe(e, n, list, free_node)
-		bkey_jit_free_entry(e);
+	llist_for_each_entry_safe(e, n, list, work_node) {
+		if (e->code) {
+			atomic_long_sub(e->code_len, &bkey_jit_stat.code_bytes);
+			vmalloc_exec_free(e->code);
+		}
+		kfree(e);
+		atomic_long_dec(&bkey_jit_stat.pending_frees);
+	}
 }
 
 static DECLARE_WORK(bkey_jit_free_work, bkey_jit_free_workfn);
 
-static void bkey_jit_release(struct bkey_jit_entry *e)
+static void bkey_jit_free_after_tasks_gp(struct rcu_head *rcu)
 {
-	if (llist_add(&e->free_node, &bkey_jit_free_list))
+	struct bkey_jit_entry *e = container_of(rcu, struct bkey_jit_entry, rcu);
+
+	if (llist_add(&e->work_node, &bkey_jit_free_list))
 		schedule_work(&bkey_jit_free_work);
 }
 
+static void bkey_jit_free_after_gp(struct rcu_head *rcu)
+{
+	struct bkey_jit_entry *e = container_of(rcu, struct bkey_jit_entry, rcu);
+
+	if (e->code)
+		call_rcu_tasks(&e->rcu, bkey_jit_free_after_tasks_gp);
+	else
+		bkey_jit_free_after_tasks_gp(rcu);
+}
+
+static void bkey_jit_release(struct bkey_jit_entry *e)
+{
+	if (e->hashed) {
+		rhashtable_remove_fast(&bkey_jit_table, &e->node,
+				       bkey_jit_params);
+		atomic_long_dec(&bkey_jit_stat.formats);
+	}
+	atomic_long_inc(&bkey_jit_stat.pending_frees);
+	call_rcu(&e->rcu, bkey_jit_free_after_gp);
+}
+
 /**
- * bkey_jit_flush - wait until released unpackers are freed
+ * bkey_jit_flush - wait for queued compiles and frees
  *
- * For tests and teardown: after it returns the stats no longer count
- * unpackers whose last reference was put before the call.
+ * For tests and teardown: when it returns, every unpacker got before the
+ * call has its code (or its fallback reason), and every unpacker whose
+ * last reference was put before the call is freed. May sleep, for long.
  */
 void bkey_jit_flush(void)
 {
+	flush_work(&bkey_jit_compile_work);
+	rcu_barrier();
+	if (IS_ENABLED(CONFIG_TASKS_RCU))
+		rcu_barrier_tasks();
 	flush_work(&bkey_jit_free_work);
 }
-#else
-static void bkey_jit_release(struct bkey_jit_entry *e)
+EXPORT_SYMBOL_GPL(bkey_jit_flush);
+
+/**
+ * bkey_jit_wait_compiled - wait until queued formats are compiled
+ *
+ * When it returns, every unpacker got before the call has its code or its
+ * fallback reason (unless compiles are held). For tests. May sleep.
+ */
+void bkey_jit_wait_compiled(void)
 {
-	bkey_jit_free_entry(e);
+	flush_work(&bkey_jit_compile_work);
 }
 
-void bkey_jit_flush(void)
+/**
+ * bkey_jit_hold_compiles - keep new unpackers on the generic unpack
+ * @hold:	true to hold queued compiles back, false to run them
+ *
+ * For tests of the switch from generic to JIT code while in use.
+ */
+void bkey_jit_hold_compiles(bool hold)
 {
+	WRITE_ONCE(bkey_jit_compiles_held, hold);
+	if (!hold)
+		schedule_work(&bkey_jit_compile_work);
 }
-#endif
-EXPORT_SYMBOL_GPL(bkey_jit_flush);
 
 /**
  * bkey_jit_put - release an unpacker from bkey_jit_get()
  * @j:	the unpacker; NULL, error pointers and bkey_jit_generic() are ignored
  *
- * Never sleeps and takes no lock: callable under any lock the caller may
- * hold. The last put frees the code (from a work item in the kernel). The
- * caller must not be unpacking with @j any more; another CPU that still
- * runs the code (preempted inside it, or having loaded the pointer) is
- * covered by vmalloc_exec_free(), which reuses the memory only after a
- * grace period.
+ * Never sleeps and takes no sleeping lock: callable under any lock the
+ * caller holds and in atomic context. The last put unhashes the unpacker;
+ * its code stays valid until no CPU can be running it, so a task still
+ * inside it (preempted there, or having loaded the pointer) finishes with
+ * the right result. The caller must not start new unpacks with @j.
  */
 void bkey_jit_put(struct bkey_jit *j)
 {
@@ -485,10 +661,10 @@ EXPORT_SYMBOL_GPL(bkey_jit_put);
 static void bkey_jit_verify(const void *jit_out, const void *generic_out,
 			    size_t size)
 {
-	atomic_long_inc(&bkey_jit_stat.jit_unpacks);
+	this_cpu_inc(bkey_jit_key_stat.jit_unpacks);
 	if (likely(!memcmp(jit_out, generic_out, size)))
 		return;
-	atomic_long_inc(&bkey_jit_stat.verify_mismatches);
+	this_cpu_inc(bkey_jit_key_stat.verify_mismatches);
 	WARN_ON_ONCE(1);
 }
 
@@ -501,24 +677,26 @@ static void bkey_jit_verify(const void *jit_out, const void *generic_out,
  * Mode off, no code for this format, or verify mode: in verify mode the
  * code and the generic unpack both run, and the generic result is the one
  * returned, so a mismatch is counted and warned about but never used.
+ * Counts in per-CPU counters only.
  */
 void bkey_jit_unpack_slow(const struct bkey_jit *j, struct bkey *dst,
 			  const struct bkey_packed *src)
 {
 	enum bkey_jit_mode mode = READ_ONCE(bkey_jit_mode);
+	bkey_jit_unpack_fn fn = READ_ONCE(j->unpack);
 	struct bkey jit_out;
 
-	if (mode == BKEY_JIT_MODE_ON && j->unpack) {
-		j->unpack(dst, src);	/* raced with a mode change */
+	if (mode == BKEY_JIT_MODE_ON && fn) {
+		fn(dst, src);	/* raced with a mode change or a publish */
 		return;
 	}
 
 	bkey_jit_unpack_generic(j, dst, src);
-	atomic_long_inc(&bkey_jit_stat.generic_unpacks);
+	this_cpu_inc(bkey_jit_key_stat.generic_unpacks);
 	if (mode == BKEY_JIT_MODE_OFF) {
-		atomic_long_inc(&bkey_jit_stat.fallbacks[BKEY_JIT_FALLBACK_MODE_OFF]);
-	} else if (mode == BKEY_JIT_MODE_VERIFY && j->unpack) {
-		j->unpack(&jit_out, src);
+		this_cpu_inc(bkey_jit_key_stat.mode_off);
+	} else if (mode == BKEY_JIT_MODE_VERIFY && fn) {
+		fn(&jit_out, src);
 		bkey_jit_verify(&jit_out, dst, sizeof(*dst));
 	}
 }
@@ -534,19 +712,20 @@ void bkey_jit_unpack_pos_slow(const struct bkey_jit *j, struct bpos *dst,
 			      const struct bkey_packed *src)
 {
 	enum bkey_jit_mode mode = READ_ONCE(bkey_jit_mode);
+	bkey_jit_unpack_pos_fn fn = READ_ONCE(j->unpack_pos);
 	struct bpos jit_out;
 
-	if (mode == BKEY_JIT_MODE_ON && j->unpack_pos) {
-		j->unpack_pos(dst, src);
+	if (mode == BKEY_JIT_MODE_ON && fn) {
+		fn(dst, src);
 		return;
 	}
 
 	bkey_jit_unpack_pos_generic(j, dst, src);
-	atomic_long_inc(&bkey_jit_stat.generic_unpacks);
+	this_cpu_inc(bkey_jit_key_stat.generic_unpacks);
 	if (mode == BKEY_JIT_MODE_OFF) {
-		atomic_long_inc(&bkey_jit_stat.fallbacks[BKEY_JIT_FALLBACK_MODE_OFF]);
-	} else if (mode == BKEY_JIT_MODE_VERIFY && j->unpack_pos) {
-		j->unpack_pos(&jit_out, src);
+		this_cpu_inc(bkey_jit_key_stat.mode_off);
+	} else if (mode == BKEY_JIT_MODE_VERIFY && fn) {
+		fn(&jit_out, src);
 		bkey_jit_verify(&jit_out, dst, sizeof(*dst));
 	}
 }
@@ -580,6 +759,8 @@ EXPORT_SYMBOL_GPL(bkey_jit_unpack_checked);
  * @mode:	enum bkey_jit_mode
  *
  * Takes effect for every unpacker, cached or not, on the next unpack.
+ * Concurrent callers are serialised, so the static key always matches the
+ * mode last set. May sleep.
  *
  * Return: 0 or -EINVAL.
  */
@@ -587,8 +768,14 @@ int bkey_jit_set_mode(enum bkey_jit_mode mode)
 {
 	if (mode > BKEY_JIT_MODE_VERIFY)
 		return -EINVAL;
+
+	mutex_lock(&bkey_jit_mode_lock);
 	WRITE_ONCE(bkey_jit_mode, mode);
-	bkey_jit_fast_set(mode == BKEY_JIT_MODE_ON);
+	if (mode == BKEY_JIT_MODE_ON)
+		static_branch_enable(&bkey_jit_fast_key);
+	else
+		static_branch_disable(&bkey_jit_fast_key);
+	mutex_unlock(&bkey_jit_mode_lock);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(bkey_jit_set_mode);
@@ -608,13 +795,42 @@ EXPORT_SYMBOL_GPL(bkey_jit_get_mode);
  * bkey_jit_set_code_cap - cap the executable memory held by JIT code
  * @bytes:	the cap, 0 for none
  *
- * Formats compiled while the cap is reached use the generic unpack.
+ * Formats compiled while the cap is reached use the generic unpack. Code
+ * waiting for its grace period still counts against the cap.
  */
 void bkey_jit_set_code_cap(long bytes)
 {
 	vmalloc_exec_set_cap(bytes);
 }
-EXPORT_SYMBOL_GPL(bkey_jit_set_code_cap);
+
+/**
+ * bkey_jit_get_code_cap - the cap set by bkey_jit_set_code_cap()
+ *
+ * Return: the cap in bytes, 0 for none.
+ */
+long bkey_jit_get_code_cap(void)
+{
+	struct vmalloc_exec_stats s;
+
+	vmalloc_exec_get_stats(&s);
+	return s.bytes_cap;
+}
+
+static void bkey_jit_sum_key_stats(struct bkey_jit_stats *s)
+{
+	int cpu;
+
+	s->jit_unpacks = s->generic_unpacks = s->verify_mismatches = 0;
+	for_each_possible_cpu(cpu) {
+		const struct bkey_jit_key_stats *k =
+			per_cpu_ptr(&bkey_jit_key_stat, cpu);
+
+		s->jit_unpacks += READ_ONCE(k->jit_unpacks);
+		s->generic_unpacks += READ_ONCE(k->generic_unpacks);
+		s->fallbacks[BKEY_JIT_FALLBACK_MODE_OFF] += READ_ONCE(k->mode_off);
+		s->verify_mismatches += READ_ONCE(k->verify_mismatches);
+	}
+}
 
 /**
  * bkey_jit_get_stats - a snapshot of the counters
@@ -629,12 +845,11 @@ void bkey_jit_get_stats(struct bkey_jit_stats *s)
 	s->cache_hits = atomic_long_read(&bkey_jit_stat.cache_hits);
 	for (i = 0; i < BKEY_JIT_FALLBACK_NR; i++)
 		s->fallbacks[i] = atomic_long_read(&bkey_jit_stat.fallbacks[i]);
-	s->jit_unpacks = atomic_long_read(&bkey_jit_stat.jit_unpacks);
-	s->generic_unpacks = atomic_long_read(&bkey_jit_stat.generic_unpacks);
-	s->verify_mismatches = atomic_long_read(&bkey_jit_stat.verify_mismatches);
 	s->code_bytes = atomic_long_read(&bkey_jit_stat.code_bytes);
 	s->invalid_formats = atomic_long_read(&bkey_jit_stat.invalid_formats);
 	s->compile_ns = atomic_long_read(&bkey_jit_stat.compile_ns);
+	s->pending_frees = atomic_long_read(&bkey_jit_stat.pending_frees);
+	bkey_jit_sum_key_stats(s);
 }
 EXPORT_SYMBOL_GPL(bkey_jit_get_stats);
 
@@ -660,32 +875,63 @@ int bkey_jit_plan_to_text(char *buf, size_t size, const struct bkey_format *f,
 }
 EXPORT_SYMBOL_GPL(bkey_jit_plan_to_text);
 
+static void bkey_jit_entry_info(const struct bkey_jit_entry *e,
+				struct bkey_jit_info *info)
+{
+	/* Acquire pairs with bkey_jit_publish(): the fields below are set. */
+	bool compiled = smp_load_acquire(&e->jit.unpack);
+
+	if (!compiled) {
+		*info = (struct bkey_jit_info) {
+			.refcount	= refcount_read(&e->ref),
+			.backend	= "generic",
+		};
+		return;
+	}
+	*info = (struct bkey_jit_info) {
+		.refcount	= refcount_read(&e->ref),
+		.code		= e->code,
+		.code_len	= e->code_len,
+		.unpack_entry	= e->unpack_entry,
+		.pos_entry	= e->pos_entry,
+		.unpack_insns	= e->unpack_insns,
+		.pos_insns	= e->pos_insns,
+		.backend	= bkey_jit_arch_name,
+	};
+}
+
 /**
- * bkey_jit_for_each - call @fn for every cached unpacker, under the lock
- * @fn:		callback; must not sleep or call back into bkey_jit
+ * bkey_jit_for_each - call @fn for every cached unpacker
+ * @fn:		callback; runs under rcu_read_lock(), so it must not sleep
  * @arg:	passed to @fn
+ *
+ * The code an unpacker reports stays valid until @fn returns. May sleep
+ * between callbacks.
  */
 void bkey_jit_for_each(void (*fn)(const struct bkey_jit *j,
 				  const struct bkey_jit_info *info, void *arg),
 		       void *arg)
 {
+	struct rhashtable *ht = bkey_jit_table_get();
+	struct rhashtable_iter iter;
 	struct bkey_jit_entry *e;
-	unsigned int h;
 
-	mutex_lock(&bkey_jit_lock);
-	for (h = 0; h < BKEY_JIT_HASH_SIZE; h++)
-		for (e = bkey_jit_hash[h]; e; e = e->next) {
-			struct bkey_jit_info info = {
-				.refcount	= refcount_read(&e->ref),
-				.code		= e->code,
-				.code_len	= e->code_len,
-				.unpack_insns	= e->unpack_insns,
-				.pos_insns	= e->pos_insns,
-			};
+	if (!ht)
+		return;
 
-			fn(&e->jit, &info, arg);
-		}
-	mutex_unlock(&bkey_jit_lock);
+	rhashtable_walk_enter(ht, &iter);
+	rhashtable_walk_start(&iter);
+	while ((e = rhashtable_walk_next(&iter))) {
+		struct bkey_jit_info info;
+
+		/* -EAGAIN: the table was resized, some are seen twice */
+		if (IS_ERR(e) || !refcount_read(&e->ref))
+			continue;
+		bkey_jit_entry_info(e, &info);
+		fn(&e->jit, &info, arg);
+	}
+	rhashtable_walk_stop(&iter);
+	rhashtable_walk_exit(&iter);
 }
 EXPORT_SYMBOL_GPL(bkey_jit_for_each);
 
@@ -714,7 +960,8 @@ static const struct kernel_param_ops bkey_jit_mode_ops = {
 module_param_cb(mode, &bkey_jit_mode_ops, NULL, 0644);
 MODULE_PARM_DESC(mode, "off, on or verify");
 
-static int bkey_jit_cap_param_set(const char *val, const struct kernel_param *kp)
+static int bkey_jit_cap_param_set(const char *val,
+				  const struct kernel_param *kp)
 {
 	unsigned long cap;
 	int ret = kstrtoul(val, 0, &cap);

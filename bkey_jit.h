@@ -31,7 +31,8 @@ struct bkey_jit_field {
 
 /**
  * struct bkey_jit - an unpacker for one key format
- * @unpack:	JIT code for the full key, or NULL (generic C is used)
+ * @unpack:	JIT code for the full key, or NULL (generic C is used);
+ *		set at most once, from NULL, while the unpacker is in use
  * @unpack_pos:	JIT code for the position only, or NULL
  * @format:	the format, as validated
  * @fields:	precomputed shifts and masks for the generic C unpack
@@ -62,6 +63,9 @@ enum bkey_jit_fallback {
 	BKEY_JIT_FALLBACK_NOMEM,
 	BKEY_JIT_FALLBACK_CAP,
 	BKEY_JIT_FALLBACK_EMIT,
+	BKEY_JIT_FALLBACK_CFI,		/* the kernel's CFI mode (FineIBT) */
+	BKEY_JIT_FALLBACK_PENDING,	/* code not compiled yet */
+	BKEY_JIT_FALLBACK_BUSY,		/* raced with its own free: uncached */
 	BKEY_JIT_FALLBACK_NR,
 };
 
@@ -75,6 +79,7 @@ struct bkey_jit_stats {
 	long	verify_mismatches;
 	long	code_bytes;		/* executable bytes held by cached code */
 	long	invalid_formats;
+	long	pending_frees;		/* put, waiting for their grace periods */
 	u64	compile_ns;		/* total time spent compiling */
 };
 
@@ -94,6 +99,8 @@ int bkey_format_validate(const struct bkey_format *f, char *err,
 struct bkey_jit *bkey_jit_get(const struct bkey_format *f);
 void bkey_jit_put(struct bkey_jit *j);
 void bkey_jit_flush(void);
+void bkey_jit_wait_compiled(void);
+void bkey_jit_hold_compiles(bool hold);
 struct bkey_jit *bkey_jit_generic(void);
 
 void bkey_jit_unpack_generic(const struct bkey_jit *j, struct bkey *dst,
@@ -115,14 +122,18 @@ int bkey_jit_format_to_text(char *buf, size_t size,
 int bkey_jit_plan_to_text(char *buf, size_t size,
 			  const struct bkey_format *f, bool pos_only);
 void bkey_jit_set_code_cap(long bytes);
+long bkey_jit_get_code_cap(void);
 
 /* What bkey_jit_for_each() reports of a cached unpacker. */
 struct bkey_jit_info {
 	unsigned int	refcount;
-	const void	*code;
+	const void	*code;		/* NULL: generic C unpack */
 	unsigned int	code_len;
+	unsigned int	unpack_entry;	/* entry offsets from @code */
+	unsigned int	pos_entry;
 	unsigned int	unpack_insns;
 	unsigned int	pos_insns;
+	const char	*backend;	/* "x86-64", "arm64" or "generic" */
 };
 
 void bkey_jit_for_each(void (*fn)(const struct bkey_jit *j,
@@ -155,7 +166,8 @@ static __always_inline void bkey_jit_unpack(const struct bkey_jit *j,
 					    struct bkey *dst,
 					    const struct bkey_packed *src)
 {
-	bkey_jit_unpack_fn fn = j->unpack;
+	/* Published once by the compiler, with release semantics. */
+	bkey_jit_unpack_fn fn = READ_ONCE(j->unpack);
 
 	if (bkey_jit_fast() && likely(fn))
 		fn(dst, src);
@@ -173,7 +185,7 @@ static __always_inline void bkey_jit_unpack_pos(const struct bkey_jit *j,
 						struct bpos *dst,
 						const struct bkey_packed *src)
 {
-	bkey_jit_unpack_pos_fn fn = j->unpack_pos;
+	bkey_jit_unpack_pos_fn fn = READ_ONCE(j->unpack_pos);
 
 	if (bkey_jit_fast() && likely(fn))
 		fn(dst, src);

@@ -23,7 +23,11 @@ static const char * const bkey_jit_fallback_names[] = {
 	[BKEY_JIT_FALLBACK_NOMEM]	= "nomem",
 	[BKEY_JIT_FALLBACK_CAP]		= "cap",
 	[BKEY_JIT_FALLBACK_EMIT]	= "emit",
+	[BKEY_JIT_FALLBACK_CFI]		= "cfi",
+	[BKEY_JIT_FALLBACK_PENDING]	= "pending",
+	[BKEY_JIT_FALLBACK_BUSY]	= "busy",
 };
+static_assert(ARRAY_SIZE(bkey_jit_fallback_names) == BKEY_JIT_FALLBACK_NR);
 
 static int bkey_jit_stats_show(struct seq_file *m, void *v)
 {
@@ -39,21 +43,23 @@ static int bkey_jit_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "cache_hits\t\t%ld\n", s.cache_hits);
 	seq_printf(m, "invalid_formats\t\t%ld\n", s.invalid_formats);
 	for (i = 1; i < BKEY_JIT_FALLBACK_NR; i++)
-		seq_printf(m, "fallback_%s\t\t%ld\n", bkey_jit_fallback_names[i],
-			   s.fallbacks[i]);
+		if (i != BKEY_JIT_FALLBACK_PENDING)
+			seq_printf(m, "fallback_%s\t\t%ld\n",
+				   bkey_jit_fallback_names[i], s.fallbacks[i]);
 	seq_printf(m, "jit_unpacks_verified\t%ld\n", s.jit_unpacks);
 	seq_printf(m, "generic_unpacks\t\t%ld\n", s.generic_unpacks);
 	seq_printf(m, "verify_mismatches\t%ld\n", s.verify_mismatches);
 	seq_printf(m, "code_bytes\t\t%ld\n", s.code_bytes);
+	seq_printf(m, "pending_frees\t\t%ld\n", s.pending_frees);
 	seq_printf(m, "compile_ns_avg\t\t%llu\n",
 		   s.compiles ? s.compile_ns / s.compiles : 0);
 	seq_printf(m, "exec_bytes_used\t\t%lu\n", x.bytes_used);
 	seq_printf(m, "exec_bytes_cap\t\t%lu\n", x.bytes_cap);
 	seq_printf(m, "exec_pages\t\t%lu\n", x.pages);
+	seq_printf(m, "exec_bytes_held\t\t%lu\n", x.bytes_exec);
 	seq_printf(m, "exec_allocs\t\t%lu\n", x.allocs);
 	seq_printf(m, "exec_frees\t\t%lu\n", x.frees);
 	seq_printf(m, "exec_failed\t\t%lu\n", x.failed);
-	seq_printf(m, "exec_pending_frees\t%lu\n", x.pending_frees);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(bkey_jit_stats);
@@ -65,10 +71,10 @@ static void bkey_jit_format_show_one(const struct bkey_jit *j,
 	char buf[200];
 
 	bkey_jit_format_to_text(buf, sizeof(buf), &j->format);
-	seq_printf(m, "%s refs %u code %pK len %u insns %u/%u fallback %s\n",
-		   buf, info->refcount, info->code, info->code_len,
+	seq_printf(m, "%s refs %u backend %s code %pK len %u insns %u/%u fallback %s\n",
+		   buf, info->refcount, info->backend, info->code, info->code_len,
 		   info->unpack_insns, info->pos_insns,
-		   bkey_jit_fallback_names[j->fallback]);
+		   bkey_jit_fallback_names[READ_ONCE(j->fallback)]);
 }
 
 static int bkey_jit_formats_show(struct seq_file *m, void *v)
@@ -113,10 +119,7 @@ static const struct file_operations bkey_jit_mode_fops = {
 
 static int bkey_jit_cap_get(void *data, u64 *val)
 {
-	struct vmalloc_exec_stats x;
-
-	vmalloc_exec_get_stats(&x);
-	*val = x.bytes_cap;
+	*val = bkey_jit_get_code_cap();
 	return 0;
 }
 
@@ -224,6 +227,7 @@ static void bench_one(struct seq_file *m, const struct bench_format *bf,
 
 	bench_finish_format(&f);
 	j = bkey_jit_get(&f);
+	bkey_jit_wait_compiled();
 	if (IS_ERR(j)) {
 		seq_printf(m, "%-14s invalid format\n", bf->name);
 		return;
@@ -315,6 +319,124 @@ static const struct file_operations bkey_jit_bench_fops = {
 	.release	= single_release,
 };
 
+/* ---- scale: the cache with many live formats ---- */
+
+#define SCALE_HITS	100000
+static unsigned int scale_sizes[4] = { 1000, 10000 };
+static DEFINE_MUTEX(scale_lock);
+
+/* The i-th of many distinct valid formats: extents with moving offsets. */
+static void scale_format(struct bkey_format *f, unsigned int i)
+{
+	*f = bench_suite[0].f;
+	f->field_offset[1] = cpu_to_le64(65536 + i);
+	bench_finish_format(f);
+}
+
+static u64 scale_hits(unsigned int n)
+{
+	struct bkey_format f;
+	u64 start = ktime_get_ns();
+	unsigned int i;
+
+	for (i = 0; i < SCALE_HITS; i++) {
+		scale_format(&f, get_random_u32_below(n));
+		bkey_jit_put(bkey_jit_get(&f));
+		if (!(i % 1024))
+			cond_resched();
+	}
+	return (ktime_get_ns() - start) / SCALE_HITS;
+}
+
+/* Get n new formats (compiled by the work item in batches), then hits. */
+static void scale_one(struct seq_file *m, unsigned int n)
+{
+	struct bkey_jit **j = vcalloc(n, sizeof(*j));
+	struct vmalloc_exec_stats x;
+	struct bkey_jit_stats s;
+	struct bkey_format f;
+	u64 start, miss_ns;
+	unsigned int i;
+
+	if (!j) {
+		seq_printf(m, "%8u no memory\n", n);
+		return;
+	}
+	start = ktime_get_ns();
+	for (i = 0; i < n; i++) {
+		scale_format(&f, i);
+		j[i] = bkey_jit_get(&f);
+	}
+	bkey_jit_wait_compiled();
+	miss_ns = (ktime_get_ns() - start) / n;
+
+	bkey_jit_get_stats(&s);
+	vmalloc_exec_get_stats(&x);
+	seq_printf(m, "%8u %10llu %10llu %10ld %10lu %9lu.%02lu\n", n,
+		   scale_hits(n), miss_ns, s.code_bytes, x.bytes_exec,
+		   s.code_bytes ? x.bytes_exec / s.code_bytes : 0,
+		   s.code_bytes ? x.bytes_exec * 100 / s.code_bytes % 100 : 0);
+
+	for (i = 0; i < n; i++)
+		bkey_jit_put(j[i]);
+	vfree(j);
+	bkey_jit_flush();
+}
+
+static int bkey_jit_bench_scale_show(struct seq_file *m, void *v)
+{
+	unsigned int i;
+
+	seq_puts(m, "# get+put of a live format (hit), get+compile+publish of a new one\n");
+	seq_puts(m, "# (miss, compiled in batches by the work item), executable/code bytes\n");
+	seq_printf(m, "%8s %10s %10s %10s %10s %12s\n", "formats", "hit_ns",
+		   "miss_ns", "code_B", "exec_B", "exec/code");
+	mutex_lock(&scale_lock);
+	for (i = 0; i < ARRAY_SIZE(scale_sizes) && scale_sizes[i]; i++)
+		scale_one(m, scale_sizes[i]);
+	mutex_unlock(&scale_lock);
+	return 0;
+}
+
+static int bkey_jit_bench_scale_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, bkey_jit_bench_scale_show, NULL);
+}
+
+/* Write up to four sizes ("1000 10000 100000") to measure at. */
+static ssize_t bkey_jit_bench_scale_write(struct file *file,
+					  const char __user *ubuf,
+					  size_t count, loff_t *ppos)
+{
+	unsigned int n[4] = { 0 };
+	char buf[64];
+	int i, nr;
+
+	if (count >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = 0;
+	nr = sscanf(buf, "%u %u %u %u", &n[0], &n[1], &n[2], &n[3]);
+	if (nr <= 0)
+		return -EINVAL;
+	for (i = 0; i < nr; i++)
+		if (!n[i] || n[i] > 1000000)
+			return -EINVAL;
+	mutex_lock(&scale_lock);
+	memcpy(scale_sizes, n, sizeof(n));
+	mutex_unlock(&scale_lock);
+	return count;
+}
+
+static const struct file_operations bkey_jit_bench_scale_fops = {
+	.open		= bkey_jit_bench_scale_open,
+	.read		= seq_read,
+	.write		= bkey_jit_bench_scale_write,
+	.llseek		= seq_lseek,
+	.release	= single_release,
+};
+
 static int __init bkey_jit_debugfs_init(void)
 {
 	struct dentry *dir = debugfs_create_dir("bkey_jit", NULL);
@@ -323,6 +445,8 @@ static int __init bkey_jit_debugfs_init(void)
 	debugfs_create_file("formats", 0444, dir, NULL, &bkey_jit_formats_fops);
 	debugfs_create_file("mode", 0644, dir, NULL, &bkey_jit_mode_fops);
 	debugfs_create_file("bench", 0644, dir, NULL, &bkey_jit_bench_fops);
+	debugfs_create_file("bench_scale", 0644, dir, NULL,
+			    &bkey_jit_bench_scale_fops);
 	debugfs_create_file_unsafe("code_cap", 0644, dir, NULL, &bkey_jit_cap_fops);
 	return 0;
 }

@@ -2,12 +2,19 @@
 /*
  * KUnit tests for bkey_jit in the kernel: the emitted code against the
  * generic C unpack and a bit-at-a-time reference, instruction decoding on
- * x86-64, the per-format cache under concurrency, and every fallback.
+ * x86-64, the per-format cache under concurrency, gets and puts in atomic
+ * context, the switch from generic to JIT code while in use, freeing only
+ * after the grace periods, and every fallback. Tests that change global
+ * state (mode, cap, fault injection, held compiles) restore it with KUnit
+ * actions, so a failed assertion leaves nothing behind.
  */
 #include <kunit/test.h>
 #include <linux/kthread.h>
 #include <linux/random.h>
 #include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/spinlock.h>
+#include <linux/uaccess.h>
 #ifdef CONFIG_X86_64
 #include <asm/insn.h>
 #endif
@@ -65,6 +72,48 @@ static void print_failure(struct kunit *test, const struct bkey_jit *j,
 		   8 * j->format.key_u64s, k);
 }
 
+static void restore_mode(void *mode)
+{
+	bkey_jit_set_mode((enum bkey_jit_mode)(uintptr_t)mode);
+}
+
+static void restore_cap(void *cap)
+{
+	bkey_jit_set_code_cap((long)(uintptr_t)cap);
+}
+
+static void restore_fail_next(void *unused)
+{
+	vmalloc_exec_fail_next(0);
+}
+
+static void release_compiles(void *unused)
+{
+	bkey_jit_hold_compiles(false);
+}
+
+/* Global state a test changes goes back when it ends, however it ends. */
+static void save_mode(struct kunit *test)
+{
+	KUNIT_ASSERT_EQ(test, kunit_add_action(test, restore_mode,
+			(void *)(uintptr_t)bkey_jit_get_mode()), 0);
+}
+
+static void save_cap(struct kunit *test)
+{
+	KUNIT_ASSERT_EQ(test, kunit_add_action(test, restore_cap,
+			(void *)(uintptr_t)bkey_jit_get_code_cap()), 0);
+}
+
+/* An unpacker with its code compiled (or its fallback reason set). */
+static struct bkey_jit *get_compiled(const struct bkey_format *f)
+{
+	struct bkey_jit *j = bkey_jit_get(f);
+
+	bkey_jit_wait_compiled();
+	return j;
+}
+
 /* >= 1e4 random formats, random and boundary keys, both variants. */
 static void bkey_jit_test_differential(struct kunit *test)
 {
@@ -76,7 +125,7 @@ static void bkey_jit_test_differential(struct kunit *test)
 		struct bkey_jit *j;
 
 		random_format(&f);
-		j = bkey_jit_get(&f);
+		j = get_compiled(&f);
 		KUNIT_ASSERT_FALSE(test, IS_ERR(j));
 		with_code += !!j->unpack;
 
@@ -282,9 +331,13 @@ static void bkey_jit_test_fallback(struct kunit *test)
 	struct bkey_jit_stats s0, s1;
 	struct bkey_jit *j;
 
+	save_mode(test);
+	save_cap(test);
+	KUNIT_ASSERT_EQ(test, kunit_add_action(test, restore_fail_next, NULL), 0);
+
 	ref_format_finish(&f);
 	f.field_offset[0] = cpu_to_le64(0x5eed);
-	j = bkey_jit_get(&f);
+	j = get_compiled(&f);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(j));
 	bkey_jit_get_stats(&s0);
 	bkey_jit_set_mode(BKEY_JIT_MODE_OFF);
@@ -301,16 +354,18 @@ static void bkey_jit_test_fallback(struct kunit *test)
 
 	f.field_offset[0] = cpu_to_le64(0x5eee);
 	vmalloc_exec_fail_next(1);
-	j = bkey_jit_get(&f);
+	j = get_compiled(&f);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(j));
 	KUNIT_EXPECT_NULL(test, j->unpack);
+	if (bkey_jit_arch_name)
+		KUNIT_EXPECT_EQ(test, j->fallback, BKEY_JIT_FALLBACK_NOMEM);
 	check_keys(test, j, 64);
 	bkey_jit_put(j);
 	vmalloc_exec_fail_next(0);
 
 	f.field_offset[0] = cpu_to_le64(0x5eef);
 	bkey_jit_set_code_cap(16);
-	j = bkey_jit_get(&f);
+	j = get_compiled(&f);
 	bkey_jit_set_code_cap(0);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(j));
 	KUNIT_EXPECT_NULL(test, j->unpack);
@@ -318,6 +373,209 @@ static void bkey_jit_test_fallback(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, j->fallback, BKEY_JIT_FALLBACK_CAP);
 	check_keys(test, j, 64);
 	bkey_jit_put(j);
+}
+
+/*
+ * The node-read path may hold spinlocks or run with preemption off: gets
+ * and puts never sleep there (CONFIG_DEBUG_ATOMIC_SLEEP and lockdep in the
+ * debug leg would say so), and the unpackers they return are correct at
+ * once (generic C) and get their code shortly after.
+ */
+#define NR_ATOMIC_FORMATS	32
+
+static void bkey_jit_test_get_atomic(struct kunit *test)
+{
+	struct bkey_format *f = kunit_kcalloc(test, NR_ATOMIC_FORMATS,
+					      sizeof(*f), GFP_KERNEL);
+	struct bkey_jit **j = kunit_kcalloc(test, NR_ATOMIC_FORMATS,
+					    sizeof(*j), GFP_KERNEL);
+	struct bkey_jit *hit;
+	DEFINE_SPINLOCK(lock);
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	KUNIT_ASSERT_NOT_NULL(test, j);
+	for (i = 0; i < NR_ATOMIC_FORMATS; i++)
+		random_format(&f[i]);
+
+	preempt_disable();
+	for (i = 0; i < NR_ATOMIC_FORMATS / 2; i++)
+		j[i] = bkey_jit_get(&f[i]);
+	preempt_enable();
+	spin_lock(&lock);
+	for (; i < NR_ATOMIC_FORMATS; i++)
+		j[i] = bkey_jit_get(&f[i]);
+	hit = bkey_jit_get(&f[0]);
+	spin_unlock(&lock);
+
+	for (i = 0; i < NR_ATOMIC_FORMATS; i++) {
+		KUNIT_ASSERT_FALSE(test, IS_ERR(j[i]));
+		check_keys(test, j[i], 8);
+	}
+	KUNIT_EXPECT_PTR_EQ(test, hit, j[0]);
+
+	bkey_jit_wait_compiled();
+	for (i = 0; i < NR_ATOMIC_FORMATS; i++) {
+		if (bkey_jit_arch_name)
+			KUNIT_EXPECT_NOT_NULL(test, READ_ONCE(j[i]->unpack));
+		check_keys(test, j[i], 8);
+	}
+
+	spin_lock(&lock);
+	bkey_jit_put(hit);
+	for (i = 0; i < NR_ATOMIC_FORMATS; i++)
+		bkey_jit_put(j[i]);
+	spin_unlock(&lock);
+	bkey_jit_flush();
+}
+
+/* Several kthreads unpack through one unpacker while it gets its code. */
+#define NR_SWITCH_THREADS	4
+
+struct switch_ctx {
+	struct bkey_jit		*j;
+	bool			stop;
+	atomic_t		failures;
+	atomic_t		generic_seen;
+	atomic_t		jit_seen;
+	struct completion	done[NR_SWITCH_THREADS];
+};
+
+struct switch_arg {
+	struct switch_ctx	*ctx;
+	unsigned int		idx;
+};
+
+static int switch_thread_fn(void *arg)
+{
+	struct switch_arg *a = arg;
+	struct switch_ctx *ctx = a->ctx;
+	struct bkey_packed k __aligned(8);
+	unsigned int n = 0;
+
+	while (!READ_ONCE(ctx->stop)) {
+		struct bkey got, want;
+		struct bpos pos, want_pos;
+		bool jit = READ_ONCE(ctx->j->unpack);
+
+		random_key(&ctx->j->format, &k);
+		bkey_jit_unpack(ctx->j, &got, &k);
+		bkey_jit_unpack_pos(ctx->j, &pos, &k);
+		ref_unpack_bits(&ctx->j->format, &k, &want);
+		ref_unpack_pos_bits(&ctx->j->format, &k, &want_pos);
+		if (memcmp(&got, &want, sizeof(got)) ||
+		    memcmp(&pos, &want_pos, sizeof(pos)))
+			atomic_inc(&ctx->failures);
+		atomic_inc(jit ? &ctx->jit_seen : &ctx->generic_seen);
+		if (!(++n % 256))
+			cond_resched();
+	}
+	complete(&ctx->done[a->idx]);
+	return 0;
+}
+
+static void bkey_jit_test_switch_while_in_use(struct kunit *test)
+{
+	struct switch_ctx *ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	struct switch_arg args[NR_SWITCH_THREADS];
+	struct bkey_format f;
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, ctx);
+	KUNIT_ASSERT_EQ(test, kunit_add_action(test, release_compiles, NULL), 0);
+	random_format(&f);
+	f.field_offset[1] = cpu_to_le64(get_random_u32());
+	ref_format_finish(&f);
+
+	bkey_jit_hold_compiles(true);
+	ctx->j = bkey_jit_get(&f);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(ctx->j));
+	KUNIT_EXPECT_NULL(test, READ_ONCE(ctx->j->unpack));
+
+	for (i = 0; i < NR_SWITCH_THREADS; i++) {
+		struct task_struct *t;
+
+		init_completion(&ctx->done[i]);
+		args[i] = (struct switch_arg) { .ctx = ctx, .idx = i };
+		t = kthread_run(switch_thread_fn, &args[i], "bkey_jit_switch/%u", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	}
+	msleep(50);
+	bkey_jit_hold_compiles(false);
+	bkey_jit_wait_compiled();
+	msleep(50);
+	WRITE_ONCE(ctx->stop, true);
+	for (i = 0; i < NR_SWITCH_THREADS; i++)
+		wait_for_completion(&ctx->done[i]);
+
+	kunit_info(test, "%d unpacks before the switch, %d after\n",
+		   atomic_read(&ctx->generic_seen), atomic_read(&ctx->jit_seen));
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->failures), 0);
+	KUNIT_EXPECT_GT(test, atomic_read(&ctx->generic_seen), 0);
+	if (bkey_jit_arch_name)
+		KUNIT_EXPECT_GT(test, atomic_read(&ctx->jit_seen), 0);
+	bkey_jit_put(ctx->j);
+	bkey_jit_flush();
+}
+
+/* Does [p, p + len) of executable memory hold nothing but traps? */
+static bool code_is_trap(const void *p, size_t len)
+{
+	u8 buf[BKEY_JIT_MAX_CODE];
+	u8 trap[BKEY_JIT_MAX_CODE];
+
+	len = min(len, sizeof(buf));
+	if (copy_from_kernel_nofault(buf, p, len))
+		return false;
+	bkey_jit_arch_fill_trap(trap, len);
+	return !memcmp(buf, trap, len);
+}
+
+/*
+ * After the last put, code a task may still be running stays intact until
+ * the grace periods are over: the raw function pointer still unpacks
+ * right (here inside an RCU read-side section, which holds the first grace
+ * period back); afterwards the memory holds traps.
+ */
+static void bkey_jit_test_free_after_grace_period(struct kunit *test)
+{
+	struct bkey_format f = { .bits_per_field = { 9, 47, 0, 20, 8, 5 } };
+	struct bkey_packed k __aligned(8);
+	struct bkey_jit_stats s0, s1;
+	struct bkey_jit *j, *keep;
+	bkey_jit_unpack_fn fn;
+	struct bkey got, want;
+
+	if (!bkey_jit_arch_name)
+		kunit_skip(test, "no JIT backend on this architecture");
+
+	ref_format_finish(&f);
+	f.field_offset[1] = cpu_to_le64(0x600d);
+	j = get_compiled(&f);
+	f.field_offset[1] = cpu_to_le64(0x600e);
+	keep = get_compiled(&f);	/* keeps the pack in use */
+	KUNIT_ASSERT_FALSE(test, IS_ERR(j));
+	KUNIT_ASSERT_FALSE(test, IS_ERR(keep));
+	fn = READ_ONCE(j->unpack);
+	KUNIT_ASSERT_NOT_NULL(test, fn);
+	bkey_jit_get_stats(&s0);
+
+	random_key(&j->format, &k);
+	ref_unpack_bits(&j->format, &k, &want);
+	rcu_read_lock();
+	bkey_jit_put(j);			/* the last reference */
+	fn(&got, &k);
+	rcu_read_unlock();
+	KUNIT_EXPECT_MEMEQ(test, &got, &want, sizeof(got));
+	bkey_jit_get_stats(&s1);
+	KUNIT_EXPECT_EQ(test, s1.pending_frees - s0.pending_frees, 1);
+
+	bkey_jit_flush();
+	bkey_jit_get_stats(&s1);
+	KUNIT_EXPECT_EQ(test, s1.pending_frees, 0);
+	KUNIT_EXPECT_TRUE(test, code_is_trap(fn, 16));
+	bkey_jit_put(keep);
+	bkey_jit_flush();
 }
 
 struct invalid_case {
@@ -377,6 +635,9 @@ static struct kunit_case bkey_jit_test_cases[] = {
 	KUNIT_CASE(bkey_jit_test_cache_dedup),
 	KUNIT_CASE(bkey_jit_test_cache_concurrency),
 	KUNIT_CASE(bkey_jit_test_fallback),
+	KUNIT_CASE(bkey_jit_test_get_atomic),
+	KUNIT_CASE(bkey_jit_test_switch_while_in_use),
+	KUNIT_CASE(bkey_jit_test_free_after_grace_period),
 	KUNIT_CASE_PARAM(bkey_jit_test_invalid, invalid_gen_params),
 	{}
 };

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit tests for vmalloc_exec: W^X, trap filling, packing, deferred
- * reuse, the cap, fault injection and accounting.
+ * KUnit tests for vmalloc_exec: W^X, trap filling, packing, reuse, the
+ * cap, fault injection, the kept empty pack and accounting.
  *
  * The tests assume nobody else allocates from vmalloc_exec while they run
  * (true at boot, before bkey_jit compiles anything): first-fit placement
@@ -20,7 +20,6 @@
 
 #include "vmalloc_exec.h"
 
-#define VX_PAGE(p)	((unsigned long)(p) & PAGE_MASK)
 
 static struct vmalloc_exec_stats vx_base;
 
@@ -123,8 +122,9 @@ static void vx_stats(struct vmalloc_exec_stats *s)
 	vmalloc_exec_get_stats(s);
 }
 
-/* Fresh pieces are aligned, inside one page and full of traps. */
-static const size_t vx_sizes[] = { 1, 15, 16, 17, 100, 256, 1000, PAGE_SIZE };
+/* Fresh pieces are aligned and full of traps. */
+static const size_t vx_sizes[] = { 1, 15, 16, 17, 100, 256, 1000, PAGE_SIZE,
+				   VMALLOC_EXEC_PACK_SIZE };
 
 static void vx_size_desc(const size_t *size, char *desc)
 {
@@ -139,9 +139,8 @@ static void vx_test_alloc_traps(struct kunit *test)
 	size_t rounded = round_up(size, VMALLOC_EXEC_ALIGN);
 	void *p = vmalloc_exec_alloc(size);
 
-	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, p);
 	KUNIT_EXPECT_TRUE(test, IS_ALIGNED((unsigned long)p, VMALLOC_EXEC_ALIGN));
-	KUNIT_EXPECT_EQ(test, VX_PAGE(p), VX_PAGE(p + rounded - 1));
 	KUNIT_EXPECT_TRUE(test, vx_is_trap(p, rounded));
 	vmalloc_exec_free(p);
 }
@@ -152,7 +151,7 @@ static void vx_test_not_writable(struct kunit *test)
 	u8 *p = vmalloc_exec_alloc(64);
 	u8 byte = 0x90, before;
 
-	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, p);
 	before = p[8];
 	KUNIT_EXPECT_NE(test, copy_to_kernel_nofault(p + 8, &byte, 1), 0);
 	KUNIT_EXPECT_EQ(test, p[8], before);
@@ -169,7 +168,7 @@ static void vx_test_page_prot(struct kunit *test)
 	void *buf = kunit_kmalloc(test, 64, GFP_KERNEL);
 	bool write, exec;
 
-	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, p);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 
 	KUNIT_EXPECT_TRUE(test, vx_prot(p, &write, &exec));
@@ -200,7 +199,7 @@ static void vx_test_exec(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 	len = vx_ret42(buf);
 	p = vmalloc_exec_alloc(len);
-	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, p);
 	KUNIT_ASSERT_EQ(test, vmalloc_exec_write(p, buf, len), 0);
 	KUNIT_EXPECT_EQ(test, memcmp(p, buf, len), 0);
 
@@ -218,12 +217,11 @@ static void vx_test_free_traps(struct kunit *test)
 
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 	len = vx_ret42(buf);
-	/* @keep pins the page, so reading @p after its free is safe. */
+	/* @keep pins the pack, so reading @p after its free is safe. */
 	keep = vmalloc_exec_alloc(16);
 	p = vmalloc_exec_alloc(len);
-	KUNIT_ASSERT_NOT_NULL(test, keep);
-	KUNIT_ASSERT_NOT_NULL(test, p);
-	KUNIT_ASSERT_EQ(test, VX_PAGE(keep), VX_PAGE(p));
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, keep);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, p);
 
 	KUNIT_ASSERT_EQ(test, vmalloc_exec_write(p, buf, len), 0);
 	KUNIT_EXPECT_FALSE(test, vx_is_trap(p, len));
@@ -232,40 +230,30 @@ static void vx_test_free_traps(struct kunit *test)
 	vmalloc_exec_free(keep);
 }
 
-/* A freed piece is handed out again only after the grace period. */
-static void vx_test_reuse_after_gp(struct kunit *test)
+/*
+ * The caller of vmalloc_exec_free() guarantees nobody runs the piece any
+ * more (bkey_jit waits for the grace periods first), so its space is
+ * handed out again at once: first fit gives the same place back.
+ */
+static void vx_test_reuse_at_once(struct kunit *test)
 {
-	struct vmalloc_exec_stats s;
-	void *keep, *a, *b, *c;
+	void *keep, *a, *b;
 
-	/* Earlier tests' pending frees would hide @a's place behind them. */
-	vmalloc_exec_barrier();
 	keep = vmalloc_exec_alloc(16);
 	a = vmalloc_exec_alloc(64);
-	KUNIT_ASSERT_NOT_NULL(test, keep);
-	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, keep);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, a);
 
 	vmalloc_exec_free(a);
 	b = vmalloc_exec_alloc(64);
-	KUNIT_ASSERT_NOT_NULL(test, b);
-	vx_stats(&s);
-	/* Still pending after @b was handed out: @a was not free then. */
-	if (s.pending_frees)
-		KUNIT_EXPECT_PTR_NE(test, b, a);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, b);
+	KUNIT_EXPECT_PTR_EQ(test, b, a);
+	KUNIT_EXPECT_TRUE(test, vx_is_trap(b, 64));
 	vmalloc_exec_free(b);
-
-	vmalloc_exec_barrier();
-	vx_stats(&s);
-	KUNIT_EXPECT_EQ(test, s.pending_frees, 0);
-
-	/* First fit, and @keep held the page: @a's place comes back. */
-	c = vmalloc_exec_alloc(64);
-	KUNIT_EXPECT_PTR_EQ(test, c, a);
-	vmalloc_exec_free(c);
 	vmalloc_exec_free(keep);
 }
 
-/* Small pieces share a page. */
+/* Small pieces share a pack. */
 struct vx_pack_case {
 	size_t a, b;
 };
@@ -275,6 +263,7 @@ static const struct vx_pack_case vx_pack_cases[] = {
 	{ 100, 200 },
 	{ PAGE_SIZE / 2, PAGE_SIZE / 2 },
 	{ 16, PAGE_SIZE - 16 },
+	{ PAGE_SIZE, 3 * PAGE_SIZE },
 };
 
 static void vx_pack_desc(const struct vx_pack_case *c, char *desc)
@@ -290,19 +279,19 @@ static void vx_test_packing(struct kunit *test)
 	struct vmalloc_exec_stats before, after;
 	void *a, *b;
 
-	vmalloc_exec_barrier();
 	vx_stats(&before);
 	a = vmalloc_exec_alloc(c->a);
 	b = vmalloc_exec_alloc(c->b);
-	KUNIT_ASSERT_NOT_NULL(test, a);
-	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, a);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, b);
 	vx_stats(&after);
 
-	KUNIT_EXPECT_EQ(test, VX_PAGE(a), VX_PAGE(b));
 	KUNIT_EXPECT_TRUE(test,
 			  a + round_up(c->a, VMALLOC_EXEC_ALIGN) <= b ||
 			  b + round_up(c->b, VMALLOC_EXEC_ALIGN) <= a);
-	KUNIT_EXPECT_LE(test, after.pages, before.pages + 1);
+	KUNIT_EXPECT_LE(test, after.bytes_exec,
+			before.bytes_exec + VMALLOC_EXEC_PACK_SIZE);
+	KUNIT_EXPECT_EQ(test, after.pages * PAGE_SIZE, after.bytes_exec);
 	KUNIT_EXPECT_EQ(test, after.bytes_used,
 			before.bytes_used + round_up(c->a, VMALLOC_EXEC_ALIGN) +
 			round_up(c->b, VMALLOC_EXEC_ALIGN));
@@ -322,16 +311,16 @@ static void vx_test_cap(struct kunit *test)
 	vmalloc_exec_set_cap(s.bytes_used + 64);
 
 	a = vmalloc_exec_alloc(64);
-	KUNIT_EXPECT_NOT_NULL(test, a);
+	KUNIT_EXPECT_NOT_ERR_OR_NULL(test, a);
 	b = vmalloc_exec_alloc(1);
-	KUNIT_EXPECT_NULL(test, b);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(b), -ENOSPC);
 	vx_stats(&s);
 	KUNIT_EXPECT_EQ(test, s.failed, failed + 1);
 
-	/* Freeing makes room again, grace period or not. */
+	/* Freeing makes room again. */
 	vmalloc_exec_free(a);
 	b = vmalloc_exec_alloc(64);
-	KUNIT_EXPECT_NOT_NULL(test, b);
+	KUNIT_EXPECT_NOT_ERR_OR_NULL(test, b);
 	vmalloc_exec_free(b);
 
 	vmalloc_exec_set_cap(0);
@@ -347,11 +336,13 @@ static void vx_test_bad_size(struct kunit *test)
 
 	vx_stats(&s);
 	failed = s.failed;
-	KUNIT_EXPECT_NULL(test, vmalloc_exec_alloc(0));
-	KUNIT_EXPECT_NULL(test, vmalloc_exec_alloc(PAGE_SIZE + 1));
+	KUNIT_EXPECT_EQ(test, PTR_ERR(vmalloc_exec_alloc(0)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(vmalloc_exec_alloc(VMALLOC_EXEC_PACK_SIZE + 1)),
+			-EINVAL);
 	vx_stats(&s);
 	KUNIT_EXPECT_EQ(test, s.failed, failed + 2);
 	vmalloc_exec_free(NULL);
+	vmalloc_exec_free(ERR_PTR(-ENOMEM));
 }
 
 /*
@@ -394,8 +385,8 @@ static void vx_test_write_range(struct kunit *test)
 	memset(src, 0, 256);
 	a = vmalloc_exec_alloc(64);
 	b = vmalloc_exec_alloc(64);
-	KUNIT_ASSERT_NOT_NULL(test, a);
-	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, a);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, b);
 	KUNIT_ASSERT_PTR_EQ(test, b, a + 64);
 
 	KUNIT_EXPECT_EQ(test, vmalloc_exec_write(a + c->off, src, c->len),
@@ -418,8 +409,8 @@ static void vx_test_write_dead(struct kunit *test)
 
 	keep = vmalloc_exec_alloc(16);
 	p = vmalloc_exec_alloc(64);
-	KUNIT_ASSERT_NOT_NULL(test, keep);
-	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, keep);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, p);
 	vmalloc_exec_free(p);
 	KUNIT_EXPECT_EQ(test, vmalloc_exec_write(p, src, 16), -EINVAL);
 	KUNIT_EXPECT_TRUE(test, vx_is_trap(p, 64));
@@ -437,41 +428,72 @@ static void vx_test_fail_next(struct kunit *test)
 	failed = s.failed;
 
 	vmalloc_exec_fail_next(2);
-	KUNIT_EXPECT_NULL(test, vmalloc_exec_alloc(16));
-	KUNIT_EXPECT_NULL(test, vmalloc_exec_alloc(16));
+	KUNIT_EXPECT_EQ(test, PTR_ERR(vmalloc_exec_alloc(16)), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(vmalloc_exec_alloc(16)), -ENOMEM);
 	p = vmalloc_exec_alloc(16);
-	KUNIT_EXPECT_NOT_NULL(test, p);
+	KUNIT_EXPECT_NOT_ERR_OR_NULL(test, p);
 	vmalloc_exec_free(p);
 
 	vmalloc_exec_fail_next(1);
 	vmalloc_exec_fail_next(0);
 	p = vmalloc_exec_alloc(16);
-	KUNIT_EXPECT_NOT_NULL(test, p);
+	KUNIT_EXPECT_NOT_ERR_OR_NULL(test, p);
 	vmalloc_exec_free(p);
 
 	vx_stats(&s);
 	KUNIT_EXPECT_EQ(test, s.failed, failed + 2);
 }
 
-/* Many pieces over several pages, freed in a scattered order. */
+/* Many pieces over two packs, freed in a scattered order. */
 static void vx_test_many(struct kunit *test)
 {
-	const int n = 3 * PAGE_SIZE / 64;
+	const int n = VMALLOC_EXEC_PACK_SIZE / 64 + 64;
 	void **p = kunit_kcalloc(test, n, sizeof(*p), GFP_KERNEL);
 	struct vmalloc_exec_stats s;
 	int i;
 
-	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, p);
 	for (i = 0; i < n; i++) {
 		p[i] = vmalloc_exec_alloc(64);
-		KUNIT_ASSERT_NOT_NULL(test, p[i]);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, p[i]);
 	}
 	vx_stats(&s);
-	KUNIT_EXPECT_GE(test, s.pages, vx_base.pages + 3);
+	KUNIT_EXPECT_GE(test, s.bytes_exec,
+			vx_base.bytes_exec + VMALLOC_EXEC_PACK_SIZE);
 	for (i = 0; i < n; i += 2)
 		vmalloc_exec_free(p[i]);
 	for (i = 1; i < n; i += 2)
 		vmalloc_exec_free(p[i]);
+}
+
+/*
+ * Emptied packs: one is kept for the next allocations (no new sealing, no
+ * TLB flush), the others go back at once.
+ */
+static void vx_test_empty_pack_kept(struct kunit *test)
+{
+	struct vmalloc_exec_stats s, full;
+	void *a, *b, *c;
+
+	a = vmalloc_exec_alloc(VMALLOC_EXEC_PACK_SIZE);
+	b = vmalloc_exec_alloc(VMALLOC_EXEC_PACK_SIZE);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, a);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, b);
+	vx_stats(&full);
+
+	vmalloc_exec_free(a);
+	vmalloc_exec_free(b);
+	vx_stats(&s);
+	/* at most one empty pack stays, and it is one of these two */
+	KUNIT_EXPECT_EQ(test, s.bytes_exec,
+			full.bytes_exec - VMALLOC_EXEC_PACK_SIZE);
+
+	c = vmalloc_exec_alloc(VMALLOC_EXEC_PACK_SIZE);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, c);
+	vx_stats(&full);
+	KUNIT_EXPECT_EQ(test, full.bytes_exec, s.bytes_exec);
+	KUNIT_EXPECT_TRUE(test, c == a || c == b);
+	vmalloc_exec_free(c);
 }
 
 /* Every test gave back what it took: nothing leaks. */
@@ -479,18 +501,16 @@ static void vx_test_no_leak(struct kunit *test)
 {
 	struct vmalloc_exec_stats s;
 
-	vmalloc_exec_barrier();
 	vx_stats(&s);
 	KUNIT_EXPECT_EQ(test, s.bytes_used, vx_base.bytes_used);
-	KUNIT_EXPECT_EQ(test, s.pages, vx_base.pages);
-	KUNIT_EXPECT_EQ(test, s.pending_frees, 0);
+	KUNIT_EXPECT_LE(test, s.bytes_exec,
+			vx_base.bytes_exec + VMALLOC_EXEC_PACK_SIZE);
 	KUNIT_EXPECT_EQ(test, s.allocs - s.frees, vx_base.allocs - vx_base.frees);
 	KUNIT_EXPECT_GT(test, s.allocs, vx_base.allocs);
 }
 
 static int vx_suite_init(struct kunit_suite *suite)
 {
-	vmalloc_exec_barrier();
 	vmalloc_exec_get_stats(&vx_base);
 	return 0;
 }
@@ -501,7 +521,7 @@ static struct kunit_case vmalloc_exec_test_cases[] = {
 	KUNIT_CASE(vx_test_page_prot),
 	KUNIT_CASE(vx_test_exec),
 	KUNIT_CASE(vx_test_free_traps),
-	KUNIT_CASE(vx_test_reuse_after_gp),
+	KUNIT_CASE(vx_test_reuse_at_once),
 	KUNIT_CASE_PARAM(vx_test_packing, vx_pack_gen_params),
 	KUNIT_CASE(vx_test_cap),
 	KUNIT_CASE(vx_test_bad_size),
@@ -509,6 +529,7 @@ static struct kunit_case vmalloc_exec_test_cases[] = {
 	KUNIT_CASE(vx_test_write_dead),
 	KUNIT_CASE(vx_test_fail_next),
 	KUNIT_CASE(vx_test_many),
+	KUNIT_CASE(vx_test_empty_pack_kept),
 	KUNIT_CASE(vx_test_no_leak),
 	{}
 };
