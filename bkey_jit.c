@@ -127,6 +127,7 @@ static inline struct bkey_jit_entry *to_entry(const struct bkey_jit *j)
 /* Set once at init; gets before it, or after it failed, get no unpacker. */
 static struct rhashtable *bkey_jit_table_get(void)
 {
+	/* pairs with the release in bkey_jit_init(): the table is set up */
 	return smp_load_acquire(&bkey_jit_table_ready) ? &bkey_jit_table : NULL;
 }
 
@@ -136,7 +137,7 @@ static int __init bkey_jit_init(void)
 
 	if (ret)
 		pr_err("bkey_jit: no format cache (%d), unpacking with C\n", ret);
-	else
+	else	/* the table's contents before the flag, see above */
 		smp_store_release(&bkey_jit_table_ready, true);
 	return ret;
 }
@@ -309,6 +310,11 @@ static void bkey_jit_publish(struct bkey_jit_entry *e, void *code,
 	e->pos_entry = cb->pos_off + cb->out[1].entry;
 	e->unpack_insns = cb->out[0].nr_insns;
 	e->pos_insns = cb->out[1].nr_insns;
+	/*
+	 * Release: whoever reads a code pointer also sees the fields above
+	 * (bkey_jit_for_each()). The code bytes themselves were made visible
+	 * to every CPU's instruction fetch by the text copy.
+	 */
 	smp_store_release(&e->jit.unpack_pos,
 			  (bkey_jit_unpack_pos_fn)((u8 *)code + e->pos_entry));
 	smp_store_release(&e->jit.unpack,
@@ -820,7 +826,9 @@ static void bkey_jit_sum_key_stats(struct bkey_jit_stats *s)
 {
 	int cpu;
 
-	s->jit_unpacks = s->generic_unpacks = s->verify_mismatches = 0;
+	s->jit_unpacks = 0;
+	s->generic_unpacks = 0;
+	s->verify_mismatches = 0;
 	for_each_possible_cpu(cpu) {
 		const struct bkey_jit_key_stats *k =
 			per_cpu_ptr(&bkey_jit_key_stat, cpu);

@@ -27,6 +27,7 @@ static const char * const bkey_jit_fallback_names[] = {
 	[BKEY_JIT_FALLBACK_PENDING]	= "pending",
 	[BKEY_JIT_FALLBACK_BUSY]	= "busy",
 };
+
 static_assert(ARRAY_SIZE(bkey_jit_fallback_names) == BKEY_JIT_FALLBACK_NR);
 
 static int bkey_jit_stats_show(struct seq_file *m, void *v)

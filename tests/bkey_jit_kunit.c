@@ -95,14 +95,16 @@ static void release_compiles(void *unused)
 /* Global state a test changes goes back when it ends, however it ends. */
 static void save_mode(struct kunit *test)
 {
-	KUNIT_ASSERT_EQ(test, kunit_add_action(test, restore_mode,
-			(void *)(uintptr_t)bkey_jit_get_mode()), 0);
+	void *mode = (void *)(uintptr_t)bkey_jit_get_mode();
+
+	KUNIT_ASSERT_EQ(test, kunit_add_action(test, restore_mode, mode), 0);
 }
 
 static void save_cap(struct kunit *test)
 {
-	KUNIT_ASSERT_EQ(test, kunit_add_action(test, restore_cap,
-			(void *)(uintptr_t)bkey_jit_get_code_cap()), 0);
+	void *cap = (void *)(uintptr_t)bkey_jit_get_code_cap();
+
+	KUNIT_ASSERT_EQ(test, kunit_add_action(test, restore_cap, cap), 0);
 }
 
 /* An unpacker with its code compiled (or its fallback reason set). */

@@ -20,7 +20,6 @@
 
 #include "vmalloc_exec.h"
 
-
 static struct vmalloc_exec_stats vx_base;
 
 /* Does [p, p + len) hold nothing but trap instructions? */
