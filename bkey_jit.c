@@ -317,6 +317,7 @@ static void bkey_jit_publish(struct bkey_jit_entry *e, void *code,
 	 */
 	smp_store_release(&e->jit.unpack_pos,
 			  (bkey_jit_unpack_pos_fn)((u8 *)code + e->pos_entry));
+	/* the entry the fast path checks goes last, with the same release */
 	smp_store_release(&e->jit.unpack,
 			  (bkey_jit_unpack_fn)((u8 *)code + e->unpack_entry));
 }
