@@ -25,6 +25,7 @@ struct vmalloc_exec_stats {
 	unsigned long	bytes_used;	/* bytes handed out, rounded to granules */
 	unsigned long	bytes_cap;	/* 0: no cap */
 	unsigned long	pages;		/* executable pages held */
+	unsigned long	bytes_exec;	/* executable bytes held (packs * pack size) */
 	unsigned long	allocs;
 	unsigned long	frees;
 	unsigned long	failed;		/* allocations refused: no memory or cap */
