@@ -326,21 +326,23 @@ for line in open(os.path.join(out, "scale.csv")):
     if r[0] == "scale":
         rows.append(dict(n=int(r[1]), hit=float(r[2]), miss=float(r[3]), get=float(r[4]),
                          put=float(r[5]), fill=float(r[6]), no_code=int(r[7]),
-                         exec=int(r[8]), used=int(r[9]), code=int(r[10])))
+                         exec=int(r[8]), used=int(r[9]), code=int(r[10]),
+                         hot=float(r[11]), load=float(r[12])))
     elif r[0] == "scale-ok":
         ok = True
 if not rows or not ok:
     sys.exit("bench-user: bench --scale failed")
 
 L = ["", "cache at scale: N live formats, one unpacker each (thread CPU time, pinned)",
-     "hit = get + put of a live format, random order, median of 21 batches of 500;",
+     "hit = get + put of a live format, random order, median of 21 batches of 500; hot = the same,",
+     "cycling through 64 formats; load = one dependent load from a random live unpacker (the memory floor);",
      "miss = get of a new format (validate, compile, publish) + its put (free), median of 20 batches of 50;",
      "fill = mean get while filling to N; exec = executable bytes held, code = sum of code lengths"]
-hdr = (f"{'live':>7} | {'hit ns':>8} | {'miss us':>8} {'get us':>7} {'put us':>7} | {'fill us':>7} | "
+hdr = (f"{'live':>7} | {'hit ns':>8} {'hot ns':>7} {'load ns':>7} | {'miss us':>8} {'get us':>7} {'put us':>7} | {'fill us':>7} | "
        f"{'exec KiB':>9} {'used KiB':>9} {'code KiB':>9} | {'exec/code':>9}")
 L += [hdr, "-" * len(hdr)]
 for r in rows:
-    L.append(f"{r['n']:>7} | {r['hit']:>8.1f} | {r['miss'] / 1000:>8.2f} {r['get'] / 1000:>7.2f} "
+    L.append(f"{r['n']:>7} | {r['hit']:>8.1f} {r['hot']:>7.1f} {r['load']:>7.1f} | {r['miss'] / 1000:>8.2f} {r['get'] / 1000:>7.2f} "
              f"{r['put'] / 1000:>7.2f} | {r['fill'] / 1000:>7.2f} | {r['exec'] / 1024:>9.0f} "
              f"{r['used'] / 1024:>9.0f} {r['code'] / 1024:>9.0f} | {r['exec'] / max(r['code'], 1):>9.2f}")
 no_code = sum(r["no_code"] for r in rows)
@@ -350,8 +352,12 @@ worst_hit = max(rows, key=lambda r: r["hit"])
 worst_miss = max(rows, key=lambda r: r["miss"])
 big = max(rows, key=lambda r: r["n"])
 ratio = big["exec"] / max(big["code"], 1)
+worst_hot = max(rows, key=lambda r: r["hot"])
 T = [("cache hit (get + put) <= 100 ns at every size", worst_hit["hit"] <= 100,
-      f"max {worst_hit['hit']:.0f} ns ({worst_hit['n']} live)"),
+      f"max {worst_hit['hit']:.0f} ns ({worst_hit['n']} live; one random load there: "
+      f"{worst_hit['load']:.0f} ns)"),
+     ("  same, formats in the CPU caches (hot)", worst_hot["hot"] <= 100,
+      f"max {worst_hot['hot']:.0f} ns ({worst_hot['n']} live)"),
      ("cache miss (compile + publish, + put) <= 5 us", worst_miss["miss"] <= 5000,
       f"max {worst_miss['miss'] / 1000:.2f} us ({worst_miss['n']} live)"),
      (f"executable bytes <= 1.25 x code bytes at {big['n']}", ratio <= 1.25, f"{ratio:.2f}x")]

@@ -874,33 +874,92 @@ static struct bkey_jit *scale_get(const struct bkey_format *f)
 	return j;
 }
 
-/* Median ns of a hit (get + put), timed in batches of random live formats. */
-static double scale_hits(const struct bkey_format *fmts, struct bkey_jit **live,
-			 unsigned int n)
+struct scale_hit {
+	double	hit_ns;		/* random live formats */
+	double	hot_ns;		/* the same 64 formats over and over */
+	double	load_ns;	/* one dependent load from a random live unpacker */
+};
+
+/*
+ * Median ns per get + put over batches of live formats (@hot: the first
+ * 64 of them in turn, else random ones). The formats asked for are copied
+ * next to each other first: a node's format is in the cache when it is
+ * looked up (the node was just read and checked), it is the cache's own
+ * memory that is measured.
+ */
+static double scale_hit_runs(const struct bkey_format *fmts, struct bkey_jit **live,
+			     unsigned int n, bool hot)
 {
-	unsigned int *idx = malloc(SCALE_HIT_BATCH * sizeof(*idx)), r, k, wrong = 0;
+	struct bkey_format *batch = malloc(SCALE_HIT_BATCH * sizeof(*batch));
+	unsigned int r, k, wrong = 0;
 	double samples[SCALE_HIT_RUNS];
+	struct bkey_jit **want = malloc(SCALE_HIT_BATCH * sizeof(*want));
 
 	for (r = 0; r < SCALE_HIT_RUNS; r++) {
 		u64 t;
 
-		for (k = 0; k < SCALE_HIT_BATCH; k++)
-			idx[k] = rng64() % n;
+		for (k = 0; k < SCALE_HIT_BATCH; k++) {
+			unsigned int i = hot ? k % min(n, 64U) : rng64() % n;
+
+			batch[k] = fmts[i];
+			want[k] = live[i];
+		}
 		t = now_ns();
 		for (k = 0; k < SCALE_HIT_BATCH; k++) {
-			struct bkey_jit *j = bkey_jit_get(&fmts[idx[k]]);
+			struct bkey_jit *j = bkey_jit_get(&batch[k]);
 
-			wrong += j != live[idx[k]];
+			wrong += j != want[k];
 			bkey_jit_put(j);
 		}
 		samples[r] = (double)(now_ns() - t) / SCALE_HIT_BATCH;
 	}
-	free(idx);
+	free(batch);
+	free(want);
 	if (wrong) {
 		fprintf(stderr, "bench: scale: %u hits returned another unpacker\n", wrong);
 		exit(1);
 	}
 	return median(samples, SCALE_HIT_RUNS);
+}
+
+/*
+ * What one access to a random live unpacker costs on this machine: a
+ * chain of loads, each from the format of a random live unpacker and each
+ * depending on the one before (as the atomics of a get serialise hits).
+ * A hit can hardly cost less than this once the cache outgrows the CPU
+ * caches.
+ */
+static double scale_load_floor(struct bkey_jit **live, unsigned int n)
+{
+	const struct bkey_jit **batch = malloc(SCALE_HIT_BATCH * sizeof(*batch));
+	static volatile unsigned int zero;
+	double samples[SCALE_HIT_RUNS];
+	unsigned int r, k, v = 0, z = zero;
+
+	for (r = 0; r < SCALE_HIT_RUNS; r++) {
+		u64 t;
+
+		for (k = 0; k < SCALE_HIT_BATCH; k++)
+			batch[k] = live[rng64() % n];
+		t = now_ns();
+		for (k = 0; k < SCALE_HIT_BATCH; k++)
+			v += READ_ONCE(batch[k ^ (v & z)]->format.key_u64s);
+		samples[r] = (double)(now_ns() - t) / SCALE_HIT_BATCH;
+	}
+	bench_sink += v;
+	free(batch);
+	return median(samples, SCALE_HIT_RUNS);
+}
+
+static struct scale_hit scale_hits(const struct bkey_format *fmts,
+				   struct bkey_jit **live, unsigned int n)
+{
+	struct scale_hit h;
+
+	h.hit_ns = scale_hit_runs(fmts, live, n, false);
+	h.hot_ns = scale_hit_runs(fmts, live, n, true);
+	h.load_ns = scale_load_floor(live, n);
+	return h;
 }
 
 struct scale_miss {
@@ -942,7 +1001,7 @@ static struct scale_miss scale_misses(const struct bkey_format *fmts)
 /*
  * Output: one line per size,
  *   scale,N,hit_ns,miss_ns,miss_get_ns,miss_put_ns,fill_ns,no_code,
- *         bytes_exec,bytes_used,code_bytes
+ *         bytes_exec,bytes_used,code_bytes,hot_hit_ns,load_ns
  * then a line "scale-ok" once every unpacker is put and nothing leaked.
  */
 static int scale_mode(void)
@@ -959,7 +1018,7 @@ static int scale_mode(void)
 	for (s = 0; s < ARRAY_SIZE(scale_sizes); s++) {
 		unsigned int n = scale_sizes[s], filled = n - nlive;
 		struct scale_miss m;
-		double hit;
+		struct scale_hit hit;
 		u64 t = now_ns();
 
 		for (; nlive < n; nlive++) {
@@ -973,9 +1032,10 @@ static int scale_mode(void)
 		bkey_jit_get_stats(&js);
 		if (!vs.bytes_exec)	/* an allocator that only counts pages */
 			vs.bytes_exec = vs.pages * page;
-		printf("scale,%u,%.1f,%.1f,%.1f,%.1f,%.1f,%u,%lu,%lu,%ld\n", n, hit,
-		       m.get_ns + m.put_ns, m.get_ns, m.put_ns, (double)t / filled,
-		       no_code + m.no_code, vs.bytes_exec, vs.bytes_used, js.code_bytes);
+		printf("scale,%u,%.1f,%.1f,%.1f,%.1f,%.1f,%u,%lu,%lu,%ld,%.1f,%.1f\n", n,
+		       hit.hit_ns, m.get_ns + m.put_ns, m.get_ns, m.put_ns,
+		       (double)t / filled, no_code + m.no_code, vs.bytes_exec,
+		       vs.bytes_used, js.code_bytes, hit.hot_ns, hit.load_ns);
 		fflush(stdout);
 		if (js.formats != (long)n) {
 			fprintf(stderr, "bench: scale: %ld formats cached, want %u\n",
