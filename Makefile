@@ -8,7 +8,8 @@ REPO		:= $(CURDIR)
 BUILD		:= build
 HOST_ARCH	:= $(shell uname -m)
 
-CORE_SRCS	:= bkey_jit.c bkey_jit_plan.c bkey_jit_format.c user/vmalloc_exec_user.c
+CORE_SRCS	:= bkey_jit.c bkey_jit_plan.c bkey_jit_format.c user/vmalloc_exec_user.c \
+		   user/rcu_user.c user/rhashtable_user.c user/workqueue_user.c
 HDRS		:= $(wildcard *.h compat/*.h arch/*/*.h)
 CFLAGS_COMMON	:= -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
 		   -Wno-missing-field-initializers -I$(REPO) -MMD -MP
@@ -67,7 +68,7 @@ user: $(BUILD)/native/libbkeyjit.a
 	@mkdir -p $(BUILD)/user/include/compat
 	@cp $(BUILD)/native/libbkeyjit.a $(BUILD)/user/libbkeyjit.a
 	@cp bkey_jit.h bkey_jit_types.h vmalloc_exec.h $(BUILD)/user/include/
-	@cp compat/bkey_jit_compat.h compat/bkey_jit_compat_user.h $(BUILD)/user/include/compat/
+	@cp compat/*.h $(BUILD)/user/include/compat/
 	@echo "built $(BUILD)/user/libbkeyjit.a"
 
 user-arm64: $(BUILD)/arm64/libbkeyjit.a

@@ -68,6 +68,7 @@ typedef u64 __le64;
 #define min(a, b)		((a) < (b) ? (a) : (b))
 #define max(a, b)		((a) > (b) ? (a) : (b))
 #define min_t(t, a, b)		min((t)(a), (t)(b))
+#define max_t(t, a, b)		max((t)(a), (t)(b))
 
 #define READ_ONCE(x)		(*(const volatile __typeof__(x) *)&(x))
 #define WRITE_ONCE(x, v)	(*(volatile __typeof__(x) *)&(x) = (v))
@@ -121,15 +122,63 @@ static inline bool IS_ERR_OR_NULL(const void *p) { return !p || IS_ERR(p); }
 static inline u64 get_random_u64(void) { return 0; }
 
 #define GFP_KERNEL		0
+#define GFP_NOWAIT		0x1
+#define GFP_ATOMIC		0x2
+#define __GFP_NOWARN		0x4
+#define __GFP_ZERO		0x8
 static inline void *kzalloc(size_t n, int gfp) { (void)gfp; return calloc(1, n); }
 static inline void *kmalloc(size_t n, int gfp) { (void)gfp; return malloc(n); }
 static inline void kfree(const void *p) { free((void *)p); }
+static inline void *kvzalloc(size_t n, int gfp) { (void)gfp; return calloc(1, n); }
+static inline void kvfree(const void *p) { free((void *)p); }
+
+/* Integer arithmetic: llist walks apply it to NULL at the end, which UBSan flags. */
+#ifndef container_of
+#define container_of(ptr, type, member) \
+	((type *)((uintptr_t)(ptr) - offsetof(type, member)))
+#endif
+
+/* Contexts: userspace never sleeps "atomically", nothing to check. */
+#define might_sleep()		do { } while (0)
+#define cond_resched()		do { } while (0)
+#define preempt_disable()	do { } while (0)
+#define preempt_enable()	do { } while (0)
+#define lockdep_assert_held(l)	do { (void)(l); } while (0)
+#if defined(__x86_64__)
+#define cpu_relax()		__builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define cpu_relax()		__asm__ __volatile__("yield" ::: "memory")
+#else
+#define cpu_relax()		__asm__ __volatile__("" ::: "memory")
+#endif
+
+/* Init calls run as constructors, before main(). */
+#define __init
+#define __exit
+#define __initdata
+#define __bkey_jit_initcall(fn) \
+	static void __attribute__((constructor)) __initcall_##fn(void) { fn(); }
+#define core_initcall(fn)	__bkey_jit_initcall(fn)
+#define subsys_initcall(fn)	__bkey_jit_initcall(fn)
+#define late_initcall(fn)	__bkey_jit_initcall(fn)
+#define module_init(fn)		__bkey_jit_initcall(fn)
 
 /* A kernel mutex is a pthread mutex here. */
 struct mutex { pthread_mutex_t m; };
 #define DEFINE_MUTEX(n)		struct mutex n = { PTHREAD_MUTEX_INITIALIZER }
 static inline void mutex_lock(struct mutex *m) { pthread_mutex_lock(&m->m); }
 static inline void mutex_unlock(struct mutex *m) { pthread_mutex_unlock(&m->m); }
+
+/* A spinlock is a pthread mutex too: holders never sleep in userspace either. */
+typedef struct { pthread_mutex_t m; } spinlock_t;
+#define DEFINE_SPINLOCK(n)	spinlock_t n = { PTHREAD_MUTEX_INITIALIZER }
+static inline void spin_lock_init(spinlock_t *l) { pthread_mutex_init(&l->m, NULL); }
+static inline void spin_lock(spinlock_t *l) { pthread_mutex_lock(&l->m); }
+static inline void spin_unlock(spinlock_t *l) { pthread_mutex_unlock(&l->m); }
+#define spin_lock_bh(l)		spin_lock(l)
+#define spin_unlock_bh(l)	spin_unlock(l)
+static inline void mutex_init(struct mutex *m) { pthread_mutex_init(&m->m, NULL); }
+static inline void mutex_destroy(struct mutex *m) { pthread_mutex_destroy(&m->m); }
 
 /* refcount_t: saturation is not needed for the tests, atomics are. */
 typedef struct { atomic_int refs; } refcount_t;
@@ -178,6 +227,24 @@ static inline void atomic_long_add(long n, atomic_long_t *a) { atomic_fetch_add_
 static inline void atomic_long_sub(long n, atomic_long_t *a) { atomic_fetch_sub_explicit(&a->v, n, memory_order_relaxed); }
 static inline long atomic_long_read(const atomic_long_t *a) { return atomic_load_explicit(&((atomic_long_t *)a)->v, memory_order_relaxed); }
 static inline void atomic_long_set(atomic_long_t *a, long n) { atomic_store_explicit(&a->v, n, memory_order_relaxed); }
+
+/* atomic_t: the kernel's read/set are relaxed, its RMW-and-return ops fully ordered. */
+typedef struct { atomic_int counter; } atomic_t;
+#define ATOMIC_INIT(i)		{ (i) }
+static inline int atomic_read(const atomic_t *a) { return atomic_load_explicit(&((atomic_t *)a)->counter, memory_order_relaxed); }
+static inline void atomic_set(atomic_t *a, int n) { atomic_store_explicit(&a->counter, n, memory_order_relaxed); }
+static inline void atomic_inc(atomic_t *a) { atomic_fetch_add_explicit(&a->counter, 1, memory_order_relaxed); }
+static inline void atomic_dec(atomic_t *a) { atomic_fetch_sub_explicit(&a->counter, 1, memory_order_relaxed); }
+static inline void atomic_add(int n, atomic_t *a) { atomic_fetch_add_explicit(&a->counter, n, memory_order_relaxed); }
+static inline void atomic_sub(int n, atomic_t *a) { atomic_fetch_sub_explicit(&a->counter, n, memory_order_relaxed); }
+static inline int atomic_inc_return(atomic_t *a) { return atomic_fetch_add(&a->counter, 1) + 1; }
+static inline int atomic_dec_return(atomic_t *a) { return atomic_fetch_sub(&a->counter, 1) - 1; }
+static inline bool atomic_dec_and_test(atomic_t *a) { return atomic_fetch_sub(&a->counter, 1) == 1; }
+
+/* RCU, rhashtable, work items, llist and per-CPU data: see each header. */
+#include "rcu_user.h"
+#include "workqueue_user.h"
+#include "rhashtable_user.h"
 
 
 #endif /* _BKEY_JIT_COMPAT_USER_H */

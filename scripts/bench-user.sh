@@ -10,7 +10,9 @@
 #      static counts: timing under qemu means nothing)
 #   3. instructions/key: callgrind, one run per format and unpacker,
 #      counting only inside bench_walk() (the JIT code runs from there)
-#   4. table (results.txt), CSV, plot (ns_per_key.png) in build/bench
+#   4. the cache at scale: hit and miss latency and executable bytes with
+#      1 000, 10 000 and 100 000 live formats (bench --scale, pinned)
+#   5. table (results.txt), CSV, plot (ns_per_key.png) in build/bench
 #
 # Targets are reported PASS/MISS; a miss does not fail the command, a
 # broken measurement does.
@@ -32,6 +34,8 @@ mkdir -p "$OUT/callgrind" "$OUT/code"
 
 echo "bench-user: timing on CPU $CPU ..." >&2
 taskset -c "$CPU" "$NATIVE" --cpu "$CPU" > "$OUT/native.csv"
+echo "bench-user: the cache with 1 000 .. 100 000 live formats ..." >&2
+taskset -c "$CPU" "$NATIVE" --cpu "$CPU" --scale > "$OUT/scale.csv"
 
 if command -v qemu-aarch64-static >/dev/null; then
 	echo "bench-user: arm64 code size under qemu ..." >&2
@@ -310,6 +314,62 @@ open(os.path.join(out, "harness_ns"), "w").write(f"{harness_ns[len(harness_ns) /
 
 EOF
 python3 -c "$REPORT_PY" "$OUT"
+
+# The cache at scale, appended to the report.
+read -r -d '' SCALE_PY <<'EOF' || true
+import os, sys
+
+out = sys.argv[1]
+rows, ok = [], False
+for line in open(os.path.join(out, "scale.csv")):
+    r = line.strip().split(",")
+    if r[0] == "scale":
+        rows.append(dict(n=int(r[1]), hit=float(r[2]), miss=float(r[3]), get=float(r[4]),
+                         put=float(r[5]), fill=float(r[6]), no_code=int(r[7]),
+                         exec=int(r[8]), used=int(r[9]), code=int(r[10]),
+                         hot=float(r[11]), load=float(r[12])))
+    elif r[0] == "scale-ok":
+        ok = True
+if not rows or not ok:
+    sys.exit("bench-user: bench --scale failed")
+
+L = ["", "cache at scale: N live formats, one unpacker each (thread CPU time, pinned)",
+     "hit = get + put of a live format, random order, median of 21 batches of 500; hot = the same,",
+     "cycling through 64 formats; load = one dependent load from a random live unpacker (the memory floor);",
+     "miss = get of a new format (validate, compile, publish) + its put (free), median of 20 batches of 50;",
+     "fill = mean get while filling to N; exec = executable bytes held, code = sum of code lengths"]
+hdr = (f"{'live':>7} | {'hit ns':>8} {'hot ns':>7} {'load ns':>7} | {'miss us':>8} {'get us':>7} {'put us':>7} | {'fill us':>7} | "
+       f"{'exec KiB':>9} {'used KiB':>9} {'code KiB':>9} | {'exec/code':>9}")
+L += [hdr, "-" * len(hdr)]
+for r in rows:
+    L.append(f"{r['n']:>7} | {r['hit']:>8.1f} {r['hot']:>7.1f} {r['load']:>7.1f} | {r['miss'] / 1000:>8.2f} {r['get'] / 1000:>7.2f} "
+             f"{r['put'] / 1000:>7.2f} | {r['fill'] / 1000:>7.2f} | {r['exec'] / 1024:>9.0f} "
+             f"{r['used'] / 1024:>9.0f} {r['code'] / 1024:>9.0f} | {r['exec'] / max(r['code'], 1):>9.2f}")
+no_code = sum(r["no_code"] for r in rows)
+if no_code:
+    L.append(f"(warning: {no_code} unpackers got no code: the generic unpack was timed for them)")
+worst_hit = max(rows, key=lambda r: r["hit"])
+worst_miss = max(rows, key=lambda r: r["miss"])
+big = max(rows, key=lambda r: r["n"])
+ratio = big["exec"] / max(big["code"], 1)
+worst_hot = max(rows, key=lambda r: r["hot"])
+T = [("cache hit (get + put) <= 100 ns at every size", worst_hit["hit"] <= 100,
+      f"max {worst_hit['hit']:.0f} ns ({worst_hit['n']} live; one random load there: "
+      f"{worst_hit['load']:.0f} ns)"),
+     ("  same, formats in the CPU caches (hot)", worst_hot["hot"] <= 100,
+      f"max {worst_hot['hot']:.0f} ns ({worst_hot['n']} live)"),
+     ("cache miss (compile + publish, + put) <= 5 us", worst_miss["miss"] <= 5000,
+      f"max {worst_miss['miss'] / 1000:.2f} us ({worst_miss['n']} live)"),
+     (f"executable bytes <= 1.25 x code bytes at {big['n']}", ratio <= 1.25, f"{ratio:.2f}x")]
+L.append("targets:")
+for name, good, detail in T:
+    L.append(f"  {name:<50} {'PASS' if good else 'MISS':<5} {detail}")
+text = "\n".join(L) + "\n"
+open(os.path.join(out, "results.txt"), "a").write(text)
+open(os.path.join(out, "scale.txt"), "w").write(text.lstrip("\n"))
+print(text, end="")
+EOF
+python3 -c "$SCALE_PY" "$OUT"
 
 # The plot: pngcairo, else gnuplot's libgd png, else the hand-written PNG.
 plot() {

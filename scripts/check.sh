@@ -53,7 +53,8 @@ fi
 
 step deps bash scripts/deps.sh
 step build make -s -j"$(nproc)" user build/native/test_unpack build/arm64/test_unpack \
-	build/asan/test_unpack
+	build/asan/test_unpack build/native/test_compat build/arm64/test_compat \
+	build/asan/test_compat
 step diff-x86_64 build/native/test_unpack --random $n_random --keys $n_keys \
 	--dump $out/x86.dump
 step encoding-x86_64 python3 tests/check-encoding.py x86 $out/x86.dump
@@ -61,6 +62,10 @@ step diff-arm64-qemu qemu-aarch64-static build/arm64/test_unpack --random $n_arm
 	--keys 48 --dump $out/arm64.dump
 step encoding-arm64 python3 tests/check-encoding.py arm64 $out/arm64.dump
 step diff-asan-ubsan build/asan/test_unpack --random $n_asan --keys 32
+# The kernel APIs the userspace build stands in for: rhashtable, RCU, work items.
+step compat-x86_64 build/native/test_compat
+step compat-arm64-qemu qemu-aarch64-static build/arm64/test_compat
+step compat-asan-ubsan build/asan/test_compat
 
 for t in tests/emit_x86_selftest.sh tests/emit_arm64_selftest.sh tests/format_selftest.sh; do
 	if [ -f "$t" ]; then

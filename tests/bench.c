@@ -27,9 +27,12 @@
  *					valgrind --toggle-collect=bench_walk
  *   bench --dump-code DIR		emitted code of every format as
  *					DIR/<format>.<full|pos>.bin
+ *   bench [--cpu N] --scale		the cache at 1 000, 10 000 and
+ *					100 000 live formats: hit and miss
+ *					latency, executable bytes
  *
  * Output lines are comma separated and start with a record type (format,
- * plan, static, compile, time), for scripts/bench-user.sh to tabulate.
+ * plan, static, compile, time, scale), for scripts/bench-user.sh to tabulate.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,11 +41,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bkey_jit.h"
 #include "bkey_jit_plan.h"
 #include "tests/ref_unpack.h"
 #include "tests/test_util.h"
+#include "vmalloc_exec.h"
 
 /* The kernel's shorthand, through a helper: checkpatch flags the plain form */
 #define bench_attribute(a)	__attribute__(a)
@@ -397,25 +402,33 @@ static void key_vals(const struct bkey_format *f, const struct bkey *k,
 		v[i] -= le64_to_cpu(f->field_offset[i]);
 }
 
-static void bench_fmt_init(struct bench_fmt *b, const struct suite *s)
+/* Generate a suite's keys and derive its node's format from them. */
+static struct bkey_format suite_format(const struct suite *s, struct bkey *keys)
 {
 	struct bpos min_key, max_key;
 	struct fmt_state st;
-	unsigned int i, w;
-	char err[160];
+	unsigned int i;
 
-	b->s = s;
 	rng_state = 0x9e3779b97f4a7c15ULL;	/* same keys on every run */
-	b->keys = calloc(NR_KEYS, sizeof(*b->keys));
-	s->gen(b->keys, &min_key, &max_key);
+	s->gen(keys, &min_key, &max_key);
 
 	/* bch2_btree_calc_format() */
 	fmt_init(&st);
 	fmt_add_pos(&st, min_key);
 	fmt_add_pos(&st, max_key);
 	for (i = 0; i < NR_KEYS; i++)
-		fmt_add_key(&st, &b->keys[i]);
-	b->f = s->current ? format_current : fmt_done(&st);
+		fmt_add_key(&st, &keys[i]);
+	return s->current ? format_current : fmt_done(&st);
+}
+
+static void bench_fmt_init(struct bench_fmt *b, const struct suite *s)
+{
+	unsigned int i, w;
+	char err[160];
+
+	b->s = s;
+	b->keys = calloc(NR_KEYS, sizeof(*b->keys));
+	b->f = suite_format(s, b->keys);
 	if (bkey_format_validate(&b->f, err, sizeof(err))) {
 		fprintf(stderr, "bench: %s: invalid format: %s\n", s->name, err);
 		exit(1);
@@ -775,6 +788,277 @@ static void dump_code(const struct bench_fmt *b, const char *dir)
 	}
 }
 
+/*
+ * --- scale: the cache with 1 000, 10 000 and 100 000 live formats ---
+ *
+ * Nearly every btree node has a format of its own, so a node cache of N
+ * nodes holds about N unpackers. With N live, time a hit (get + put of a
+ * live format, random order), a miss (get of a format never seen, which
+ * compiles and publishes, then its put, which frees), and compare the
+ * executable memory held with the code in it. Thread CPU time, as for the
+ * unpackers: system calls count, time preempted does not.
+ */
+#define SCALE_MAX		100000
+#define SCALE_MISSES		1000	/* per size */
+#define SCALE_MISS_BATCH	50	/* misses per timed batch */
+#define SCALE_HIT_BATCH		500	/* hits per timed batch */
+#define SCALE_HIT_RUNS		21	/* batches, median */
+
+static const unsigned int scale_sizes[] = { 1000, 10000, 100000 };
+
+/* A field of @f whose offset can grow by @room without leaving its range. */
+static int scale_field(const struct bkey_format *f, u64 room)
+{
+	static const unsigned int order[] = {
+		BKEY_FIELD_OFFSET, BKEY_FIELD_INODE, BKEY_FIELD_SNAPSHOT,
+		BKEY_FIELD_VERSION_LO,
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(order); i++) {
+		unsigned int fi = order[i], bits = f->bits_per_field[fi];
+		u64 umax = ~((~0ULL << 1) << (unpacked_bits[fi] - 1));
+		u64 span = bits >= 64 ? U64_MAX : (1ULL << bits) - 1;
+
+		if (bits < unpacked_bits[fi] &&
+		    umax - span - le64_to_cpu(f->field_offset[fi]) >= room)
+			return fi;
+	}
+	return -1;
+}
+
+/*
+ * @n distinct valid formats: the formats of the real-node suites (not the
+ * unpacked one), each with one field offset moved by 0, 1, 2, ... as if
+ * the node covered keys a little further on.
+ */
+static struct bkey_format *scale_formats(unsigned int n)
+{
+	struct bkey_format base[NR_SUITES], *fmts = calloc(n, sizeof(*fmts));
+	struct bkey *keys = calloc(NR_KEYS, sizeof(*keys));
+	int field[NR_SUITES];
+	unsigned int nb = 0, i;
+
+	for (i = 0; i < NR_SUITES; i++) {
+		if (suites[i].current)
+			continue;
+		base[nb] = suite_format(&suites[i], keys);
+		field[nb] = scale_field(&base[nb], n);
+		if (field[nb] >= 0)
+			nb++;
+	}
+	for (i = 0; i < n; i++) {
+		struct bkey_format *f = &fmts[i];
+		unsigned int b = i % nb;
+
+		*f = base[b];
+		f->field_offset[field[b]] =
+			cpu_to_le64(le64_to_cpu(f->field_offset[field[b]]) + i / nb);
+		if (bkey_format_validate(f, NULL, 0)) {
+			fprintf(stderr, "bench: scale format %u invalid\n", i);
+			exit(1);
+		}
+	}
+	free(keys);
+	return fmts;
+}
+
+static struct bkey_jit *scale_get(const struct bkey_format *f)
+{
+	struct bkey_jit *j = bkey_jit_get(f);
+
+	if (IS_ERR(j)) {
+		fprintf(stderr, "bench: scale: bkey_jit_get failed: %ld\n", PTR_ERR(j));
+		exit(1);
+	}
+	return j;
+}
+
+struct scale_hit {
+	double	hit_ns;		/* random live formats */
+	double	hot_ns;		/* the same 64 formats over and over */
+	double	load_ns;	/* one dependent load from a random live unpacker */
+};
+
+/*
+ * Median ns per get + put over batches of live formats (@hot: the first
+ * 64 of them in turn, else random ones). The formats asked for are copied
+ * next to each other first: a node's format is in the cache when it is
+ * looked up (the node was just read and checked), it is the cache's own
+ * memory that is measured.
+ */
+static double scale_hit_runs(const struct bkey_format *fmts, struct bkey_jit **live,
+			     unsigned int n, bool hot)
+{
+	struct bkey_format *batch = malloc(SCALE_HIT_BATCH * sizeof(*batch));
+	unsigned int r, k, wrong = 0;
+	double samples[SCALE_HIT_RUNS];
+	struct bkey_jit **want = malloc(SCALE_HIT_BATCH * sizeof(*want));
+
+	for (r = 0; r < SCALE_HIT_RUNS; r++) {
+		u64 t;
+
+		for (k = 0; k < SCALE_HIT_BATCH; k++) {
+			unsigned int i = hot ? k % min(n, 64U) : rng64() % n;
+
+			batch[k] = fmts[i];
+			want[k] = live[i];
+		}
+		t = now_ns();
+		for (k = 0; k < SCALE_HIT_BATCH; k++) {
+			struct bkey_jit *j = bkey_jit_get(&batch[k]);
+
+			wrong += j != want[k];
+			bkey_jit_put(j);
+		}
+		samples[r] = (double)(now_ns() - t) / SCALE_HIT_BATCH;
+	}
+	free(batch);
+	free(want);
+	if (wrong) {
+		fprintf(stderr, "bench: scale: %u hits returned another unpacker\n", wrong);
+		exit(1);
+	}
+	return median(samples, SCALE_HIT_RUNS);
+}
+
+/*
+ * What one access to a random live unpacker costs on this machine: a
+ * chain of loads, each from the format of a random live unpacker and each
+ * depending on the one before (as the atomics of a get serialise hits).
+ * A hit can hardly cost less than this once the cache outgrows the CPU
+ * caches.
+ */
+static double scale_load_floor(struct bkey_jit **live, unsigned int n)
+{
+	const struct bkey_jit **batch = malloc(SCALE_HIT_BATCH * sizeof(*batch));
+	static volatile unsigned int zero;
+	double samples[SCALE_HIT_RUNS];
+	unsigned int r, k, v = 0, z = zero;
+
+	for (r = 0; r < SCALE_HIT_RUNS; r++) {
+		u64 t;
+
+		for (k = 0; k < SCALE_HIT_BATCH; k++)
+			batch[k] = live[rng64() % n];
+		t = now_ns();
+		for (k = 0; k < SCALE_HIT_BATCH; k++)
+			v += READ_ONCE(batch[k ^ (v & z)]->format.key_u64s);
+		samples[r] = (double)(now_ns() - t) / SCALE_HIT_BATCH;
+	}
+	bench_sink += v;
+	free(batch);
+	return median(samples, SCALE_HIT_RUNS);
+}
+
+static struct scale_hit scale_hits(const struct bkey_format *fmts,
+				   struct bkey_jit **live, unsigned int n)
+{
+	struct scale_hit h;
+
+	h.hit_ns = scale_hit_runs(fmts, live, n, false);
+	h.hot_ns = scale_hit_runs(fmts, live, n, true);
+	h.load_ns = scale_load_floor(live, n);
+	return h;
+}
+
+struct scale_miss {
+	double	get_ns, put_ns;
+	unsigned int no_code;
+};
+
+/*
+ * Get formats never seen (compile + publish), then put them (free), in
+ * batches; median per-format cost of each half.
+ */
+static struct scale_miss scale_misses(const struct bkey_format *fmts)
+{
+	double get[SCALE_MISSES / SCALE_MISS_BATCH], put[SCALE_MISSES / SCALE_MISS_BATCH];
+	struct bkey_jit *j[SCALE_MISS_BATCH];
+	struct scale_miss m = { 0 };
+	unsigned int r, k;
+
+	for (r = 0; r < ARRAY_SIZE(get); r++) {
+		u64 t0, t1, t2;
+
+		t0 = now_ns();
+		for (k = 0; k < SCALE_MISS_BATCH; k++)
+			j[k] = scale_get(fmts++);
+		t1 = now_ns();
+		for (k = 0; k < SCALE_MISS_BATCH; k++) {
+			m.no_code += !j[k]->unpack;
+			bkey_jit_put(j[k]);
+		}
+		t2 = now_ns();
+		get[r] = (double)(t1 - t0) / SCALE_MISS_BATCH;
+		put[r] = (double)(t2 - t1) / SCALE_MISS_BATCH;
+	}
+	m.get_ns = median(get, ARRAY_SIZE(get));
+	m.put_ns = median(put, ARRAY_SIZE(put));
+	return m;
+}
+
+/*
+ * Output: one line per size,
+ *   scale,N,hit_ns,miss_ns,miss_get_ns,miss_put_ns,fill_ns,no_code,
+ *         bytes_exec,bytes_used,code_bytes,hot_hit_ns,load_ns
+ * then a line "scale-ok" once every unpacker is put and nothing leaked.
+ */
+static int scale_mode(void)
+{
+	unsigned int nr_misses = SCALE_MISSES * ARRAY_SIZE(scale_sizes);
+	struct bkey_format *fmts = scale_formats(SCALE_MAX + nr_misses);
+	struct bkey_jit **live = calloc(SCALE_MAX, sizeof(*live));
+	unsigned int nlive = 0, s, i, no_code = 0;
+	long page = sysconf(_SC_PAGESIZE);
+	struct vmalloc_exec_stats vs;
+	struct bkey_jit_stats js;
+
+	rng_state = 0x5ca1e;
+	for (s = 0; s < ARRAY_SIZE(scale_sizes); s++) {
+		unsigned int n = scale_sizes[s], filled = n - nlive;
+		struct scale_miss m;
+		struct scale_hit hit;
+		u64 t = now_ns();
+
+		for (; nlive < n; nlive++) {
+			live[nlive] = scale_get(&fmts[nlive]);
+			no_code += !live[nlive]->unpack;
+		}
+		t = now_ns() - t;
+		hit = scale_hits(fmts, live, n);
+		m = scale_misses(fmts + SCALE_MAX + s * SCALE_MISSES);
+		vmalloc_exec_get_stats(&vs);
+		bkey_jit_get_stats(&js);
+		if (!vs.bytes_exec)	/* an allocator that only counts pages */
+			vs.bytes_exec = vs.pages * page;
+		printf("scale,%u,%.1f,%.1f,%.1f,%.1f,%.1f,%u,%lu,%lu,%ld,%.1f,%.1f\n", n,
+		       hit.hit_ns, m.get_ns + m.put_ns, m.get_ns, m.put_ns,
+		       (double)t / filled, no_code + m.no_code, vs.bytes_exec,
+		       vs.bytes_used, js.code_bytes, hit.hot_ns, hit.load_ns);
+		fflush(stdout);
+		if (js.formats != (long)n) {
+			fprintf(stderr, "bench: scale: %ld formats cached, want %u\n",
+				js.formats, n);
+			return 1;
+		}
+	}
+	for (i = 0; i < nlive; i++)
+		bkey_jit_put(live[i]);
+	bkey_jit_flush();
+	bkey_jit_get_stats(&js);
+	vmalloc_exec_get_stats(&vs);
+	free(live);
+	free(fmts);
+	if (js.formats || js.code_bytes || vs.bytes_used) {
+		fprintf(stderr, "bench: scale: leak: %ld formats, %ld code bytes, %lu exec bytes\n",
+			js.formats, js.code_bytes, vs.bytes_used);
+		return 1;
+	}
+	printf("scale-ok\n");
+	return 0;
+}
+
 /* Timing on one CPU: no migrations, one set of caches. */
 static int pin_cpu(int cpu)
 {
@@ -837,13 +1121,13 @@ static void print_usage(void)
 	fprintf(stderr,
 		"usage: bench [--cpu N] | --static-only | --list |\n"
 		"       --callgrind harness|jit|jitpos|generic|bch|bchcall FORMAT [K] |\n"
-		"       --dump-code DIR\n");
+		"       --dump-code DIR | [--cpu N] --scale\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	bool static_only = false;
+	bool static_only = false, scale = false;
 	const char *dump_dir = NULL;
 	int cpu = -1;
 	unsigned int i;
@@ -861,6 +1145,8 @@ int main(int argc, char **argv)
 					      atoi(argv[i + 3]) : 8);
 		} else if (!strcmp(argv[i], "--dump-code") && i + 1 < (unsigned int)argc) {
 			dump_dir = argv[++i];
+		} else if (!strcmp(argv[i], "--scale")) {
+			scale = true;
 		} else if (!strcmp(argv[i], "--cpu") && i + 1 < (unsigned int)argc) {
 			cpu = atoi(argv[++i]);
 		} else {
@@ -873,6 +1159,8 @@ int main(int argc, char **argv)
 
 		cpu = pin_cpu(cpu);
 		printf("cpu,%d\n", cpu);
+		if (scale)
+			return scale_mode();
 		/*
 		 * Spin ~300 ms first: the first format timed must not pay for
 		 * the CPU leaving a low-power state or a frequency ramp.

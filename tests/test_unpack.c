@@ -465,8 +465,9 @@ static void test_cache(void)
 	vmalloc_exec_get_stats(&v);
 	tc_check(&tc, s.formats == 0 && s.code_bytes == 0, "leak: %ld formats %ld bytes",
 		 s.formats, s.code_bytes);
-	tc_check(&tc, v.bytes_used == 0 && v.pages == 0, "allocator leak: %lu bytes %lu pages",
-		 v.bytes_used, v.pages);
+	tc_check(&tc, v.bytes_used == 0 && v.allocs == v.frees,
+		 "allocator leak: %lu bytes, %lu allocs %lu frees", v.bytes_used,
+		 v.allocs, v.frees);
 	tc_end(&tc);
 }
 
@@ -519,7 +520,74 @@ static void test_allocator(void)
 	vmalloc_exec_free(b);
 	vmalloc_exec_free(c);
 	vmalloc_exec_get_stats(&st);
-	tc_check(&tc, st.bytes_used == 0 && st.pages == 0, "leak");
+	tc_check(&tc, st.bytes_used == 0 && st.allocs == st.frees, "leak");
+	tc_end(&tc);
+}
+
+/*
+ * Packs: pieces are packed first fit, a pack emptied while another empty
+ * one is kept is released, and alloc/free churn maps nothing new.
+ */
+static void test_allocator_packs(void)
+{
+	struct test_case tc = { .name = "allocator packs and hysteresis" };
+	struct vmalloc_exec_stats st0, st;
+	unsigned long pack = 0, grew = 0, prev;
+	static u8 *p[1024];
+	unsigned int n = 0, i;
+
+	vmalloc_exec_get_stats(&st0);
+	tc_check(&tc, st0.bytes_used == 0, "%lu bytes in use at start", st0.bytes_used);
+	prev = st0.bytes_exec;
+	/* Fill until two new packs were mapped. */
+	while (n < ARRAY_SIZE(p) && grew < 2) {
+		p[n] = vmalloc_exec_alloc(4096);
+		if (!p[n])
+			break;
+		vmalloc_exec_get_stats(&st);
+		if (st.bytes_exec > prev) {
+			pack = pack ? pack : st.bytes_exec - prev;
+			grew++;
+		}
+		prev = st.bytes_exec;
+		n++;
+	}
+	tc_check(&tc, grew == 2 && pack >= 4096, "no second pack after %u pieces", n);
+	tc_check(&tc, n > 2 && p[1] == p[0] + 4096, "pieces not packed first fit");
+	tc_check(&tc, st.pages * 4096 == st.bytes_exec || st.pages * 16384 == st.bytes_exec ||
+		 st.pages * 65536 == st.bytes_exec, "pages and bytes_exec disagree");
+	tc_check(&tc, st.bytes_exec <= st.bytes_used + pack,
+		 "%lu executable bytes for %lu used", st.bytes_exec, st.bytes_used);
+	for (i = 0; i < n; i++)
+		vmalloc_exec_free(p[i]);
+	vmalloc_exec_get_stats(&st);
+	tc_check(&tc, st.bytes_used == 0, "%lu bytes in use after frees", st.bytes_used);
+	tc_check(&tc, st.bytes_exec == pack, "%lu executable bytes kept, want one pack (%lu)",
+		 st.bytes_exec, pack);
+
+	/* Churn: the kept pack serves it, nothing is mapped or released. */
+	for (i = 0; i < 1000; i++) {
+		u8 *a = vmalloc_exec_alloc(48 + i % 200);
+
+		tc_check(&tc, a && (i == 0 || a == p[0]), "churn: alloc %u at %p", i, a);
+		p[0] = a;
+		vmalloc_exec_free(a);
+	}
+	vmalloc_exec_get_stats(&st);
+	tc_check(&tc, st.bytes_exec == pack && st.bytes_used == 0,
+		 "churn: %lu executable bytes, %lu used", st.bytes_exec, st.bytes_used);
+
+	/* The cap counts every piece not yet freed. */
+	p[0] = vmalloc_exec_alloc(48);
+	vmalloc_exec_set_cap(96);
+	p[1] = vmalloc_exec_alloc(48);
+	tc_check(&tc, p[0] && p[1] && !vmalloc_exec_alloc(16), "cap: third piece allowed");
+	vmalloc_exec_free(p[1]);
+	p[1] = vmalloc_exec_alloc(48);
+	tc_check(&tc, p[1] != NULL, "cap: freed space not counted back");
+	vmalloc_exec_set_cap(0);
+	vmalloc_exec_free(p[0]);
+	vmalloc_exec_free(p[1]);
 	tc_end(&tc);
 }
 
@@ -621,6 +689,7 @@ int main(int argc, char **argv)
 
 	test_refusals();
 	test_allocator();
+	test_allocator_packs();
 	test_cache();
 	test_fallback();
 	test_options();
