@@ -65,6 +65,9 @@ typedef u64 __le64;
 #define static_assert(expr, ...)	_Static_assert(expr, #expr)
 #define WARN_ON(c)		({ int __c = !!(c); if (__c) fprintf(stderr, "WARN_ON(%s) at %s:%d\n", #c, __FILE__, __LINE__); __c; })
 #define WARN_ON_ONCE(c)		WARN_ON(c)
+#define WARN_ONCE(c, ...)	({ int __c = !!(c); if (__c) fprintf(stderr, __VA_ARGS__); __c; })
+/* No kernel config in userspace: every IS_ENABLED(CONFIG_...) is off. */
+#define IS_ENABLED(option)	0
 #define min(a, b)		((a) < (b) ? (a) : (b))
 #define max(a, b)		((a) > (b) ? (a) : (b))
 #define min_t(t, a, b)		min((t)(a), (t)(b))
@@ -117,6 +120,7 @@ static inline void *ERR_PTR(long e) { return (void *)e; }
 static inline long PTR_ERR(const void *p) { return (long)p; }
 static inline bool IS_ERR(const void *p) { return IS_ERR_VALUE(p); }
 static inline bool IS_ERR_OR_NULL(const void *p) { return !p || IS_ERR(p); }
+static inline long PTR_ERR_OR_ZERO(const void *p) { return IS_ERR(p) ? PTR_ERR(p) : 0; }
 
 /* Placeholder until the userspace build has a seedable generator. */
 static inline u64 get_random_u64(void) { return 0; }
@@ -224,6 +228,7 @@ struct static_key_true { bool enabled; };
 typedef struct { atomic_long v; } atomic_long_t;
 static inline void atomic_long_inc(atomic_long_t *a) { atomic_fetch_add_explicit(&a->v, 1, memory_order_relaxed); }
 static inline void atomic_long_add(long n, atomic_long_t *a) { atomic_fetch_add_explicit(&a->v, n, memory_order_relaxed); }
+static inline void atomic_long_dec(atomic_long_t *a) { atomic_fetch_sub_explicit(&a->v, 1, memory_order_relaxed); }
 static inline void atomic_long_sub(long n, atomic_long_t *a) { atomic_fetch_sub_explicit(&a->v, n, memory_order_relaxed); }
 static inline long atomic_long_read(const atomic_long_t *a) { return atomic_load_explicit(&((atomic_long_t *)a)->v, memory_order_relaxed); }
 static inline void atomic_long_set(atomic_long_t *a, long n) { atomic_store_explicit(&a->v, n, memory_order_relaxed); }

@@ -515,7 +515,7 @@ static void test_allocator(void)
 	c = vmalloc_exec_alloc(40);
 	tc_check(&tc, c == a, "freed space not reused");
 	vmalloc_exec_set_cap(64);
-	tc_check(&tc, !vmalloc_exec_alloc(40), "cap not enforced");
+	tc_check(&tc, PTR_ERR(vmalloc_exec_alloc(40)) == -ENOSPC, "cap not enforced");
 	vmalloc_exec_set_cap(0);
 	vmalloc_exec_free(b);
 	vmalloc_exec_free(c);
@@ -581,7 +581,8 @@ static void test_allocator_packs(void)
 	p[0] = vmalloc_exec_alloc(48);
 	vmalloc_exec_set_cap(96);
 	p[1] = vmalloc_exec_alloc(48);
-	tc_check(&tc, p[0] && p[1] && !vmalloc_exec_alloc(16), "cap: third piece allowed");
+	tc_check(&tc, !IS_ERR_OR_NULL(p[0]) && !IS_ERR_OR_NULL(p[1]) &&
+		 PTR_ERR(vmalloc_exec_alloc(16)) == -ENOSPC, "cap: third piece allowed");
 	vmalloc_exec_free(p[1]);
 	p[1] = vmalloc_exec_alloc(48);
 	tc_check(&tc, p[1] != NULL, "cap: freed space not counted back");

@@ -341,24 +341,31 @@ static void *slot_take(unsigned int i, unsigned int start, unsigned int n)
  * vmalloc_exec_alloc - allocate trap-filled executable space
  * @size:	bytes, at most a pack
  *
- * Return: the read-only executable address, or NULL.
+ * Return: the read-only executable address, or ERR_PTR(-EINVAL) for a bad
+ * size, ERR_PTR(-ENOSPC) at the cap, ERR_PTR(-ENOMEM) (as the kernel's).
  */
 void *vmalloc_exec_alloc(size_t size)
 {
 	unsigned int n = DIV_ROUND_UP(size, VMALLOC_EXEC_ALIGN), i;
-	int start = -1;
+	int start = -1, err = -ENOMEM;
 	void *ret;
 
 	mutex_lock(&exec_lock);
-	if (exec_init() || !size || size > EXEC_PACK_SIZE)
+	if (exec_init())
 		goto fail;
+	err = -EINVAL;
+	if (!size || size > EXEC_PACK_SIZE)
+		goto fail;
+	err = -ENOMEM;
 	if (exec_fail_next) {
 		exec_fail_next--;
 		goto fail;
 	}
+	err = -ENOSPC;
 	if (exec_stats.bytes_cap &&
 	    exec_stats.bytes_used + n * VMALLOC_EXEC_ALIGN > exec_stats.bytes_cap)
 		goto fail;
+	err = -ENOMEM;
 
 	for (i = 0; i < nr_slots; i++) {
 		if (slots[i].free < n || n >= slots[i].fail_n)
@@ -382,7 +389,7 @@ void *vmalloc_exec_alloc(size_t size)
 fail:
 	exec_stats.failed++;
 	mutex_unlock(&exec_lock);
-	return NULL;
+	return ERR_PTR(err);
 }
 
 /*
@@ -463,7 +470,7 @@ void vmalloc_exec_free(void *addr)
 	size_t off;
 	int i;
 
-	if (!addr)
+	if (IS_ERR_OR_NULL(addr))
 		return;
 	mutex_lock(&exec_lock);
 	i = slot_of(addr);
@@ -513,13 +520,6 @@ void vmalloc_exec_get_stats(struct vmalloc_exec_stats *s)
 	mutex_lock(&exec_lock);
 	*s = exec_stats;
 	mutex_unlock(&exec_lock);
-}
-
-/**
- * vmalloc_exec_barrier - wait for deferred frees (none in userspace)
- */
-void vmalloc_exec_barrier(void)
-{
 }
 
 /**
