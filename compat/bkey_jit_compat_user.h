@@ -68,6 +68,7 @@ typedef u64 __le64;
 #define min(a, b)		((a) < (b) ? (a) : (b))
 #define max(a, b)		((a) > (b) ? (a) : (b))
 #define min_t(t, a, b)		min((t)(a), (t)(b))
+#define max_t(t, a, b)		max((t)(a), (t)(b))
 
 #define READ_ONCE(x)		(*(const volatile __typeof__(x) *)&(x))
 #define WRITE_ONCE(x, v)	(*(volatile __typeof__(x) *)&(x) = (v))
@@ -117,8 +118,16 @@ static inline long PTR_ERR(const void *p) { return (long)p; }
 static inline bool IS_ERR(const void *p) { return IS_ERR_VALUE(p); }
 static inline bool IS_ERR_OR_NULL(const void *p) { return !p || IS_ERR(p); }
 
-/* Placeholder until the userspace build has a seedable generator. */
-static inline u64 get_random_u64(void) { return 0; }
+/*
+ * The kernel's random source, seedable here so that tests reproduce
+ * (user/bkey_jit_random_user.c); blinding can be switched off, for
+ * comparisons only.
+ */
+u64 bkey_jit_user_random_u64(void);
+void bkey_jit_user_set_random_seed(u64 seed);
+void bkey_jit_user_set_blinding(bool on);
+bool bkey_jit_blinding_enabled(void);
+static inline u64 get_random_u64(void) { return bkey_jit_user_random_u64(); }
 
 #define GFP_KERNEL		0
 static inline void *kzalloc(size_t n, int gfp) { (void)gfp; return calloc(1, n); }
