@@ -681,6 +681,10 @@ void bkey_jit_for_each(void (*fn)(const struct bkey_jit *j,
 				.code_len	= e->code_len,
 				.unpack_insns	= e->unpack_insns,
 				.pos_insns	= e->pos_insns,
+				.unpack_entry	= e->code ? (u8 *)e->jit.unpack -
+						  (u8 *)e->code : 0,
+				.pos_entry	= e->code ? (u8 *)e->jit.unpack_pos -
+						  (u8 *)e->code : 0,
 			};
 
 			fn(&e->jit, &info, arg);

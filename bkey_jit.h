@@ -123,6 +123,8 @@ struct bkey_jit_info {
 	unsigned int	code_len;
 	unsigned int	unpack_insns;
 	unsigned int	pos_insns;
+	unsigned int	unpack_entry;	/* entry offsets from @code */
+	unsigned int	pos_entry;
 };
 
 void bkey_jit_for_each(void (*fn)(const struct bkey_jit *j,
