@@ -96,6 +96,23 @@ static inline bool blind_plant(struct bkey_format *f, const struct blind_pattern
 	return !bkey_format_validate(f, NULL, 0);
 }
 
+/* Every field x byte position x width x variant, numbered. */
+#define BLIND_NR_PLANTS	(BKEY_NR_FIELDS * 8 * ARRAY_SIZE(blind_bits) * \
+			 BLIND_NR_VARIANTS)
+
+/* blind_plant() for combination @n < BLIND_NR_PLANTS. */
+static inline bool blind_plant_nth(struct bkey_format *f,
+				   const struct blind_pattern *p,
+				   unsigned int n, u64 fill)
+{
+	unsigned int v = n % BLIND_NR_VARIANTS;
+	unsigned int bi = n / BLIND_NR_VARIANTS % ARRAY_SIZE(blind_bits);
+	unsigned int pos = n / BLIND_NR_VARIANTS / ARRAY_SIZE(blind_bits) % 8;
+	unsigned int field = n / BLIND_NR_VARIANTS / ARRAY_SIZE(blind_bits) / 8;
+
+	return blind_plant(f, p, field, pos, blind_bits[bi], v, fill);
+}
+
 /* Is @at one of the @nr offsets in @ok? */
 static inline bool blind_allowed(unsigned int at, const unsigned int *ok,
 				 unsigned int nr)
