@@ -370,10 +370,15 @@ static void bkey_jit_test_invalid(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, s1.invalid_formats - s0.invalid_formats, 1);
 }
 
-/* The planted patterns, and "random": four random 4-byte ones. */
+/*
+ * The planted patterns (as in blind_fixed_patterns[], which cannot
+ * initialise a static array), and "random": four random 4-byte ones.
+ */
 static const struct blind_pattern blind_cases[] = {
-	blind_fixed_patterns[0], blind_fixed_patterns[1],
-	blind_fixed_patterns[2], blind_fixed_patterns[3],
+	{ "endbr64", { 0xf3, 0x0f, 0x1e, 0xfa }, 4, true },
+	{ "endbr32", { 0xf3, 0x0f, 0x1e, 0xfb }, 4, true },
+	{ "ret", { 0xc3 }, 1, false },
+	{ "syscall", { 0x0f, 0x05 }, 2, false },
 	{ "random", { 0 }, 0, true },
 };
 
