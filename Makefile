@@ -9,7 +9,8 @@ BUILD		:= build
 HOST_ARCH	:= $(shell uname -m)
 
 CORE_SRCS	:= bkey_jit.c bkey_jit_plan.c bkey_jit_format.c user/vmalloc_exec_user.c \
-		   user/rcu_user.c user/rhashtable_user.c user/workqueue_user.c
+		   user/rcu_user.c user/rhashtable_user.c user/workqueue_user.c \
+		   user/bkey_jit_random_user.c
 HDRS		:= $(wildcard *.h compat/*.h arch/*/*.h)
 CFLAGS_COMMON	:= -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
 		   -Wno-missing-field-initializers -I$(REPO) -MMD -MP

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /sys/kernel/debug/bkey_jit/: stats, the cached formats, the mode and an
- * in-kernel benchmark of JIT code against the generic C unpack.
+ * /sys/kernel/debug/bkey_jit/: stats, the cached formats and their code,
+ * the mode and an in-kernel benchmark of JIT code against the generic C unpack.
  */
 #include <linux/debugfs.h>
 #include <linux/init.h>
@@ -13,6 +13,7 @@
 #include <linux/vmalloc.h>
 
 #include "bkey_jit.h"
+#include "bkey_jit_plan.h"
 #include "vmalloc_exec.h"
 
 static const char * const bkey_jit_mode_names[] = { "off", "on", "verify" };
@@ -84,6 +85,63 @@ static int bkey_jit_formats_show(struct seq_file *m, void *v)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(bkey_jit_formats);
+
+/* The plan text of one unpacker; the callback may not sleep or allocate. */
+static char bkey_jit_code_plan[4096];
+static DEFINE_MUTEX(bkey_jit_code_lock);
+
+static void bkey_jit_code_show_plan(struct seq_file *m,
+				    const struct bkey_format *f, bool pos)
+{
+	int n = bkey_jit_plan_to_text(bkey_jit_code_plan,
+				      sizeof(bkey_jit_code_plan), f, pos);
+
+	seq_printf(m, "plan %s (before blinding: the keys are not kept)\n",
+		   pos ? "unpack_pos" : "unpack");
+	if (n >= 0)
+		seq_puts(m, bkey_jit_code_plan);
+}
+
+/*
+ * One unpacker as "bpftool prog dump jited" shows a program: format,
+ * plans, and the code bytes as they are in executable memory, 16 to a
+ * line after their offset, with the two entry offsets.
+ */
+static void bkey_jit_code_show_one(const struct bkey_jit *j,
+				   const struct bkey_jit_info *info, void *arg)
+{
+	struct seq_file *m = arg;
+	const u8 *code = info->code;
+	unsigned int off;
+	char buf[200];
+
+	bkey_jit_format_to_text(buf, sizeof(buf), &j->format);
+	seq_printf(m, "format %s\n", buf);
+	bkey_jit_code_show_plan(m, &j->format, false);
+	bkey_jit_code_show_plan(m, &j->format, true);
+	if (!code) {
+		seq_printf(m, "code none fallback %s\n\n",
+			   bkey_jit_fallback_names[j->fallback]);
+		return;
+	}
+	seq_printf(m, "code %s len %u unpack_entry %u pos_entry %u insns %u/%u\n",
+		   bkey_jit_arch_name ?: "none", info->code_len,
+		   info->unpack_entry, info->pos_entry, info->unpack_insns,
+		   info->pos_insns);
+	for (off = 0; off < info->code_len; off += 16)
+		seq_printf(m, "%04x: %*ph\n", off,
+			   (int)min(16U, info->code_len - off), code + off);
+	seq_putc(m, '\n');
+}
+
+static int bkey_jit_code_show(struct seq_file *m, void *v)
+{
+	mutex_lock(&bkey_jit_code_lock);
+	bkey_jit_for_each(bkey_jit_code_show_one, m);
+	mutex_unlock(&bkey_jit_code_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(bkey_jit_code);
 
 static ssize_t bkey_jit_mode_read(struct file *file, char __user *ubuf,
 				  size_t count, loff_t *ppos)
@@ -444,6 +502,8 @@ static int __init bkey_jit_debugfs_init(void)
 
 	debugfs_create_file("stats", 0444, dir, NULL, &bkey_jit_stats_fops);
 	debugfs_create_file("formats", 0444, dir, NULL, &bkey_jit_formats_fops);
+	/* Root only: the bytes are the code's layout, keys included. */
+	debugfs_create_file("code", 0400, dir, NULL, &bkey_jit_code_fops);
 	debugfs_create_file("mode", 0644, dir, NULL, &bkey_jit_mode_fops);
 	debugfs_create_file("bench", 0644, dir, NULL, &bkey_jit_bench_fops);
 	debugfs_create_file("bench_scale", 0644, dir, NULL,

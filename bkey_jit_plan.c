@@ -257,11 +257,23 @@ static const char *const plan_op_names[] = {
 	[BKEY_PLAN_RET]		= "ret",
 };
 
+/* " ^ key" or " * key" after a blinded constant, else nothing. */
+static const char *plan_blind_text(const struct bkey_plan_op *op, char *buf,
+				   size_t size)
+{
+	if (op->blind == BKEY_PLAN_BLIND_NONE)
+		return "";
+	snprintf(buf, size, " %c %#x",
+		 op->blind == BKEY_PLAN_BLIND_XOR ? '^' : '*', op->key);
+	return buf;
+}
+
 static int plan_op_to_text(char *buf, size_t size, const struct bkey_plan_op *op)
 {
 	const char *name = op->code < ARRAY_SIZE(plan_op_names) ?
 		plan_op_names[op->code] : "?";
 	unsigned long long imm = op->imm;
+	char key[16];
 
 	switch (op->code) {
 	case BKEY_PLAN_HEADER:
@@ -278,14 +290,16 @@ static int plan_op_to_text(char *buf, size_t size, const struct bkey_plan_op *op
 				name, op->reg, op->reg2, op->reg, op->shift,
 				op->width, op->mask ? " mask" : "");
 	case BKEY_PLAN_ADD:
-		return snprintf(buf, size, "%s r%u += %#llx :%u", name,
-				op->reg, imm, op->size);
+		return snprintf(buf, size, "%s r%u += %#llx%s :%u", name,
+				op->reg, imm, plan_blind_text(op, key, sizeof(key)),
+				op->size);
 	case BKEY_PLAN_STORE:
 		return snprintf(buf, size, "%s dst[%u]:%u = r%u", name,
 				op->off, op->size, op->reg);
 	case BKEY_PLAN_STORE_IMM:
-		return snprintf(buf, size, "%s dst[%u]:%u = %#llx", name,
-				op->off, op->size, imm);
+		return snprintf(buf, size, "%s dst[%u]:%u = %#llx%s", name,
+				op->off, op->size, imm,
+				plan_blind_text(op, key, sizeof(key)));
 	default:
 		return snprintf(buf, size, "%s", name);
 	}
@@ -312,13 +326,136 @@ int bkey_plan_to_text(char *buf, size_t size, const struct bkey_plan *plan)
 	return n;
 }
 
+/* splitmix64: a key stream from one seed, each output well mixed. */
+static u64 blind_next(u64 *state)
+{
+	u64 z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Multiplicative inverse of an odd @m modulo 2^64 (Newton's iteration). */
+static u64 inverse_mod64(u64 m)
+{
+	u64 x = m;	/* correct to 3 bits for any odd m */
+	unsigned int i;
+
+	for (i = 0; i < 5; i++)		/* 3, 6, 12, 24, 48, 96 bits */
+		x *= 2 - m * x;
+	return x;
+}
+
+/*
+ * Constants in -128..127 (sign-extended from the op's size) stay plain:
+ * they reach the code as one byte (an imm8) or one byte in a sign or zero
+ * fill, and no two emitted bytes next to it complete a 4-byte pattern;
+ * the header's u64s adjustment (0..4 by validation) is one of them.
+ */
+static bool blind_needed(u64 v, unsigned int size)
+{
+	s64 s = size == 8 ? (s64)v : (s32)(u32)v;
+
+	return s < -128 || s > 127;
+}
+
+static bool fits_s32(u64 v)
+{
+	return (s64)v == (s32)(u32)v;
+}
+
+/* A random odd multiplier and the imm that it maps to @v. */
+static void blind_mul(struct bkey_plan_op *op, u64 v, u64 *state)
+{
+	op->key = (u32)blind_next(state) | 1;
+	op->imm = v * inverse_mod64(bkey_plan_sext32(op->key));
+	op->blind = BKEY_PLAN_BLIND_MUL;
+}
+
+/*
+ * A random first half @a for an ADD of @v that fits 32 bits; the second
+ * half v - a must fit the same immediate (sign-extended for size 8), and
+ * neither half may be 0 (an add of 0 is not emitted) or @v itself.
+ */
+static u64 blind_split(u64 v, unsigned int size, u64 *state)
+{
+	u64 a;
+
+	do {
+		u64 r = blind_next(state);
+
+		if (size == 4) {
+			a = (u32)r;
+		} else {
+			s64 sv = (s64)v;
+			s64 lo = max_t(s64, S32_MIN, sv - S32_MAX);
+			s64 hi = min_t(s64, S32_MAX, sv - S32_MIN);
+
+			a = (u64)(lo + (s64)(r % (u64)(hi - lo + 1)));
+		}
+	} while (!truncate_to(a, size) || truncate_to(a, size) ==
+		 truncate_to(v, size));
+	return a;
+}
+
+/* Insert a copy of op @i right after it. */
+static struct bkey_plan_op *plan_dup(struct bkey_plan *plan, unsigned int i)
+{
+	memmove(&plan->ops[i + 1], &plan->ops[i],
+		(plan->nr_ops - i) * sizeof(plan->ops[0]));
+	plan->nr_ops++;
+	return &plan->ops[i + 1];
+}
+
 /**
  * bkey_plan_blind - keep format-derived constants out of the code bytes
  * @plan:	a plan from bkey_plan_build()
  * @seed:	a fresh random value per compiled function
  *
- * Not yet implemented: the plan is left as it is.
+ * Every ADD and STORE_IMM whose value is outside -128..127 is rewritten
+ * so that the code holds only random-looking immediates (the semantics
+ * comment in bkey_jit_plan.h): an ADD that fits 32 bits becomes two ADDs
+ * of random halves, a STORE_IMM that fits 32 bits is XORed with a random
+ * key, a wider constant is multiplied by the inverse of a random odd key.
+ * The result computes the same values. Keys come from @seed through
+ * splitmix64, one per constant; the plan keeps them, the caller does not.
+ * In the userspace build blinding can be switched off for comparison.
  */
 void bkey_plan_blind(struct bkey_plan *plan, u64 seed)
 {
+	u64 state = seed;
+	unsigned int i;
+
+	if (!bkey_jit_blinding_enabled())
+		return;
+
+	for (i = 0; i < plan->nr_ops; i++) {
+		struct bkey_plan_op *op = &plan->ops[i], *b;
+		u64 v = truncate_to(op->imm, op->size);
+
+		if ((op->code != BKEY_PLAN_ADD &&
+		     op->code != BKEY_PLAN_STORE_IMM) ||
+		    op->blind || !blind_needed(v, op->size))
+			continue;
+
+		if (op->size == 8 && !fits_s32(v)) {
+			blind_mul(op, v, &state);
+		} else if (op->code == BKEY_PLAN_STORE_IMM) {
+			op->key = (u32)blind_next(&state);
+			op->imm = truncate_to(v ^ bkey_plan_sext32(op->key), op->size);
+			op->blind = BKEY_PLAN_BLIND_XOR;
+		} else if (plan->nr_ops < BKEY_PLAN_MAX_OPS) {
+			/* BKEY_PLAN_MAX_OPS has room for a split per field. */
+			u64 a = blind_split(v, op->size, &state);
+
+			b = plan_dup(plan, i);
+			op->imm = truncate_to(a, op->size);
+			b->imm = truncate_to(v - a, op->size);
+			i++;
+		} else {
+			plan->nr_ops = 0;	/* no room: emitters refuse it */
+			return;
+		}
+	}
 }

@@ -28,6 +28,18 @@
  *   STORE_IMM   low size bytes of imm to DST + off (size 4 or 8)
  *   RET         return
  *
+ *   Blinding (bkey_plan_blind()): a constant taken from the format is
+ *   never carried as is. @blind on ADD and STORE_IMM says how the value
+ *   is recovered from @imm and the 32-bit @key, both random-looking:
+ *
+ *   BLIND_NONE  value = imm
+ *   BLIND_XOR   value = imm ^ (u64)(s64)(s32)key       (STORE_IMM; for
+ *               size 8, imm then fits a sign-extended 32-bit immediate)
+ *   BLIND_MUL   value = imm * (u64)(s64)(s32)key, key odd (size 8 only)
+ *
+ *   An ADD whose value fits 32 bits (sign-extended when size is 8) is
+ *   instead split into two plain ADDs of random-looking halves.
+ *
  *   size on LOAD is the load width; on EXTRACT/FUNNEL the width in bytes of
  *   the value being shifted (4 when a 32-bit operation suffices, else 8).
  */
@@ -48,9 +60,18 @@ enum bkey_plan_opcode {
 	BKEY_PLAN_NR_OPCODES,
 };
 
+enum bkey_plan_blind_kind {
+	BKEY_PLAN_BLIND_NONE,
+	BKEY_PLAN_BLIND_XOR,
+	BKEY_PLAN_BLIND_MUL,
+};
+
 #define BKEY_PLAN_NR_REGS	4
-/* Header, 6 fields of at most 6 ops (2 loads, funnel, add, store), ret. */
-#define BKEY_PLAN_MAX_OPS	(1 + BKEY_NR_FIELDS * 6 + 1)
+/*
+ * Header and its constant store, 6 fields of at most 6 ops (2 loads,
+ * funnel, add split in two by blinding, store), ret.
+ */
+#define BKEY_PLAN_MAX_OPS	(2 + BKEY_NR_FIELDS * 6 + 1)
 
 struct bkey_plan_op {
 	u8	code;		/* enum bkey_plan_opcode */
@@ -61,6 +82,8 @@ struct bkey_plan_op {
 	u8	width;
 	u8	mask;		/* EXTRACT: the AND is needed */
 	u8	off;		/* LOAD: SRC offset; STORE*: DST offset */
+	u8	blind;		/* ADD, STORE_IMM: enum bkey_plan_blind_kind */
+	u32	key;		/* ADD, STORE_IMM: blinding key */
 	u64	imm;		/* HEADER, ADD, STORE_IMM */
 };
 
@@ -92,8 +115,11 @@ struct bkey_jit_emitted {
 	unsigned int	nr_insns;	/* instructions from entry to the end */
 };
 
-/* Upper bound on one emitted function, preamble included. */
-#define BKEY_JIT_MAX_CODE	256
+/*
+ * Upper bound on one emitted function, preamble included: arm64 with
+ * every constant blinded reaches about 80 instructions.
+ */
+#define BKEY_JIT_MAX_CODE	384
 
 /**
  * bkey_jit_arch_emit - encode a plan as machine code for this arch
@@ -141,5 +167,30 @@ int bkey_plan_build(const struct bkey_format *f, enum bkey_plan_kind kind,
 		    struct bkey_plan *plan);
 int bkey_plan_to_text(char *buf, size_t size, const struct bkey_plan *plan);
 void bkey_plan_blind(struct bkey_plan *plan, u64 seed);
+
+static inline u64 bkey_plan_sext32(u32 v)
+{
+	return (u64)(s64)(s32)v;
+}
+
+/**
+ * bkey_plan_op_value - the constant an ADD or STORE_IMM op stands for
+ * @op:		an ADD or STORE_IMM op, blinded or not
+ *
+ * For checks and interpreters only: an emitter that encoded this value
+ * would undo the blinding.
+ *
+ * Return: the value, truncated to the op's size.
+ */
+static inline u64 bkey_plan_op_value(const struct bkey_plan_op *op)
+{
+	u64 v = op->imm;
+
+	if (op->blind == BKEY_PLAN_BLIND_XOR)
+		v ^= bkey_plan_sext32(op->key);
+	else if (op->blind == BKEY_PLAN_BLIND_MUL)
+		v *= bkey_plan_sext32(op->key);
+	return op->size == 8 ? v : (u32)v;
+}
 
 #endif /* _BKEY_JIT_PLAN_H */

@@ -25,6 +25,12 @@
 #include <linux/unaligned.h>
 #include <asm/byteorder.h>
 
+/* Constant blinding is always on in the kernel. */
+static inline bool bkey_jit_blinding_enabled(void)
+{
+	return true;
+}
+
 #else
 #include "bkey_jit_compat_user.h"
 #endif /* __KERNEL__ */

@@ -122,8 +122,16 @@ static inline bool IS_ERR(const void *p) { return IS_ERR_VALUE(p); }
 static inline bool IS_ERR_OR_NULL(const void *p) { return !p || IS_ERR(p); }
 static inline long PTR_ERR_OR_ZERO(const void *p) { return IS_ERR(p) ? PTR_ERR(p) : 0; }
 
-/* Placeholder until the userspace build has a seedable generator. */
-static inline u64 get_random_u64(void) { return 0; }
+/*
+ * The kernel's random source, seedable here so that tests reproduce
+ * (user/bkey_jit_random_user.c); blinding can be switched off, for
+ * comparisons only.
+ */
+u64 bkey_jit_user_random_u64(void);
+void bkey_jit_user_set_random_seed(u64 seed);
+void bkey_jit_user_set_blinding(bool on);
+bool bkey_jit_blinding_enabled(void);
+static inline u64 get_random_u64(void) { return bkey_jit_user_random_u64(); }
 
 #define GFP_KERNEL		0
 #define GFP_NOWAIT		0x1

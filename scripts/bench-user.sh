@@ -26,7 +26,7 @@ ARM64=build/arm64/bench
 CG_PASSES=${BENCH_CALLGRIND_PASSES:-4}
 NCPU=$(nproc)
 CPU=${BENCH_CPU:-$((NCPU - 1))}
-MODES="harness jit jitpos generic bch bchcall"
+MODES="harness jit jitpos generic bch bchcall jit-plain jitpos-plain"
 
 mkdir -p "$OUT"
 rm -rf "$OUT/callgrind" "$OUT/code"
@@ -36,6 +36,9 @@ echo "bench-user: timing on CPU $CPU ..." >&2
 taskset -c "$CPU" "$NATIVE" --cpu "$CPU" > "$OUT/native.csv"
 echo "bench-user: the cache with 1 000 .. 100 000 live formats ..." >&2
 taskset -c "$CPU" "$NATIVE" --cpu "$CPU" --scale > "$OUT/scale.csv"
+# The same without constant blinding: what blinding costs.
+echo "bench-user: timing without blinding ..." >&2
+taskset -c "$CPU" "$NATIVE" --no-blind --cpu "$CPU" > "$OUT/native-plain.csv"
 
 if command -v qemu-aarch64-static >/dev/null; then
 	echo "bench-user: arm64 code size under qemu ..." >&2
@@ -69,11 +72,15 @@ done
 # share (the loop), so the rest is what the unpacker itself executed.
 cg_one() {
 	local fmt=$1 mode=$2 base=$OUT/callgrind/$1.$2 total walk keys
+	local blind=()
+
+	# MODE-plain: the same unpacker compiled without constant blinding
+	case $mode in *-plain) blind=(--no-blind) ;; esac
 
 	valgrind --tool=callgrind --collect-atstart=no \
 		--toggle-collect=bench_walk --smc-check=all-non-file \
 		--callgrind-out-file="$base.cg" \
-		"$NATIVE" --callgrind "$mode" "$fmt" "$CG_PASSES" \
+		"$NATIVE" "${blind[@]}" --callgrind "${mode%-plain}" "$fmt" "$CG_PASSES" \
 		> "$base.out" 2> "$base.log"
 	total=$(awk '/^totals:/ { print $2 }' "$base.cg")
 	walk=$(callgrind_annotate --inclusive=no --auto=no --threshold=100 \
@@ -126,6 +133,15 @@ for name in ("native.csv", "arm64.csv"):
             compile_ns[r[1]] = float(r[2])
         elif r[0] == "time":
             ns[r[1]] = {k: float(v) for k, v in kv(r[2:]).items()}
+
+# The unblinded run: ns/key and static sizes, for the blinding cost.
+ns_plain, static_plain = {}, {}
+for line in open(os.path.join(out, "native-plain.csv")):
+    r = line.rstrip("\n").split(",")
+    if r[0] == "static":
+        static_plain[r[1]] = [int(x) if x else None for x in r[3:7]]
+    elif r[0] == "time":
+        ns_plain[r[1]] = {k: float(v) for k, v in kv(r[2:]).items()}
 
 # Ir per key: total, and what the callee ran (total minus the loop).
 ir, ir_callee = {}, {}
@@ -248,6 +264,28 @@ for f in fmts:
     p, q = plan.get((f, "full"), {}), plan.get((f, "pos"), {})
     L.append(f"{f:<10} | " + " ".join(f"{str(p.get(o, '-')) + '|' + str(q.get(o, '-')):>9}" for o in ops))
 
+# Constant blinding (issue 8): blinded code next to plain.
+L.append("")
+L.append("constant blinding: blinded (default) vs plain (--no-blind), JIT full unpack | position only")
+L.append(f"{'format':<10} | {'own instr/key: blind':>20} {'plain':>6} {'+':>4} | {'pos: blind':>10} {'plain':>6} {'+':>4} | "
+         f"{'ns/key: blind':>13} {'plain':>6} {'ratio':>6} | {'x86 bytes: blind':>16} {'plain':>9}")
+blind_cost = {}
+for f in fmts:
+    bj, pj = own_ir(f, "jit"), own_ir(f, "jit-plain")
+    bp, pp = own_ir(f, "jitpos"), own_ir(f, "jitpos-plain")
+    nb, npl = ns[f]["jit"], ns_plain.get(f, {}).get("jit")
+    xs, xp = x86(f), static_plain.get(f, [None] * 4)
+    d = None if bj is None or pj is None else bj - pj
+    dp = None if bp is None or pp is None else bp - pp
+    r = None if npl is None else nb / npl
+    blind_cost[f] = (d, dp, r)
+    L.append(f"{f:<10} | {fnum(bj, '20.1f')} {fnum(pj, '6.1f')} {fnum(d, '+4.1f')} | "
+             f"{fnum(bp, '10.1f')} {fnum(pp, '6.1f')} {fnum(dp, '+4.1f')} | "
+             f"{nb:>13.2f} {fnum(npl, '6.2f')} {fnum(r, '5.2f')}x | "
+             f"{fnum(xs[0], '7d')}/{fnum(xs[2], '<8d')} {fnum(xp[0], '4d')}/{fnum(xp[2], '<4d')}")
+    rows[fmts.index(f)].update(own_ir_jit_plain=pj, own_ir_jitpos_plain=pp, ns_jit_plain=npl,
+                               x86_bytes_full_plain=xp[0], x86_bytes_pos_plain=xp[2])
+
 # Targets of the issue: PASS/MISS, never a failure of the command.
 L.append("")
 L.append("targets:")
@@ -293,6 +331,13 @@ w = worst(fmts, lambda f: own_ns(f, "generic"))
 T.append(("  same, own ns", w[0] <= 5, f"max {w[0]:.2f} ns ({w[1]})"))
 w = worst(fmts, lambda f: compile_ns[f])
 T.append(("compile (validate + plan + emit, both) < 2 us", w[0] < 2000, f"max {w[0]:.0f} ns ({w[1]})"))
+realistic = [f for f in fmts if f not in ("straddle", "current")]
+w = worst(realistic, lambda f: None if blind_cost[f][0] is None else max(blind_cost[f][0], blind_cost[f][1] or 0))
+T.append(("blinding <= +2 own instr/key (realistic formats)", w[0] is not None and w[0] <= 2.05,
+          f"max {fnum(w[0], '+.1f')} ({w[1]})"))
+w = worst(realistic, lambda f: blind_cost[f][2])
+T.append(("blinded JIT within 1.1x of plain ns/key (realistic)", w[0] is not None and w[0] <= 1.1,
+          f"max {fnum(w[0], '.2f')}x ({w[1]})"))
 for name, ok, detail in T:
     L.append(f"  {name:<50} {'' if ok is None else verdict(ok):<5} {detail}")
 

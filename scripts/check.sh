@@ -88,6 +88,9 @@ if [ -f tests/mount/run.sh ] && [ "${CHECK_NO_KERNEL:-0}" != 1 ]; then
 	done
 	step mount-x86_64-off bash tests/mount/run.sh x86_64 --mode off
 	step mount-x86_64-cap bash tests/mount/run.sh x86_64 --mode on --cap 64
+	# JIT spraying through a sparse file: blinded code after the remount
+	step mount-x86_64-spray bash tests/mount/run.sh x86_64 --mode on --spray \
+		--btree-node-size 32k
 else
 	skip mount "no mount tests or CHECK_NO_KERNEL=1"
 fi

@@ -19,6 +19,7 @@
  *
  * usage:
  *   bench [--cpu N]			timing, compile time, static counts
+ *   bench --no-blind ...			any of these with constant blinding off
  *   bench --static-only			static counts only (for qemu runs)
  *   bench --list				format names
  *   bench --callgrind MODE FORMAT [K]	exactly 4096 * K unpacks of one
@@ -689,6 +690,9 @@ static int compile_one(const struct bkey_format *f, u8 *buf,
 	ret = bkey_format_validate(f, NULL, 0);
 	for (kind = 0; kind < 2 && !ret; kind++) {
 		ret = bkey_plan_build(f, kind, &plan);
+		/* As the cache compiles it: blinded unless --no-blind. */
+		if (!ret)
+			bkey_plan_blind(&plan, get_random_u64());
 		if (!ret)
 			ret = bkey_jit_arch_emit(&plan, &o, buf + kind * BKEY_JIT_MAX_CODE,
 						 (unsigned long)buf + kind * BKEY_JIT_MAX_CODE,
@@ -1119,7 +1123,7 @@ static int callgrind_mode(const char *mode, const char *name, unsigned int k)
 static void print_usage(void)
 {
 	fprintf(stderr,
-		"usage: bench [--cpu N] | --static-only | --list |\n"
+		"usage: bench [--no-blind] [--cpu N] | --static-only | --list |\n"
 		"       --callgrind harness|jit|jitpos|generic|bch|bchcall FORMAT [K] |\n"
 		"       --dump-code DIR | [--cpu N] --scale\n");
 	exit(2);
@@ -1133,7 +1137,10 @@ int main(int argc, char **argv)
 	unsigned int i;
 
 	for (i = 1; i < (unsigned int)argc; i++) {
-		if (!strcmp(argv[i], "--static-only")) {
+		if (!strcmp(argv[i], "--no-blind")) {
+			/* Plain constants, only to measure what blinding costs. */
+			bkey_jit_user_set_blinding(false);
+		} else if (!strcmp(argv[i], "--static-only")) {
 			static_only = true;
 		} else if (!strcmp(argv[i], "--list")) {
 			for (i = 0; i < NR_SUITES; i++)

@@ -23,6 +23,7 @@
 #include "bkey_jit_plan.h"
 #include "vmalloc_exec.h"
 #include "tests/ref_unpack.h"
+#include "tests/blind_scan.h"
 
 /* A random valid format: widths biased to 0 and full, offsets at edges. */
 static void random_format(struct bkey_format *f)
@@ -629,6 +630,87 @@ static void bkey_jit_test_invalid(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, s1.invalid_formats - s0.invalid_formats, 1);
 }
 
+/*
+ * The planted patterns (as in blind_fixed_patterns[], which cannot
+ * initialise a static array), and "random": four random 4-byte ones.
+ */
+static const struct blind_pattern blind_cases[] = {
+	{ "endbr64", { 0xf3, 0x0f, 0x1e, 0xfa }, 4, true },
+	{ "endbr32", { 0xf3, 0x0f, 0x1e, 0xfb }, 4, true },
+	{ "ret", { 0xc3 }, 1, false },
+	{ "syscall", { 0x0f, 0x05 }, 2, false },
+	{ "random", { 0 }, 0, true },
+};
+
+static void blind_case_desc(const struct blind_pattern *p, char *desc)
+{
+	strscpy(desc, p->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(blind, blind_cases, blind_case_desc);
+
+/* One adversarial format: code, the same keys as the reference, the scan. */
+static unsigned int blind_check_format(struct kunit *test,
+				       const struct bkey_format *f,
+				       const struct blind_pattern *p)
+{
+	struct bkey_packed k;
+	struct bkey a, c;
+	struct blind_code code = { };
+	struct bkey_jit *j = get_compiled(f);
+	unsigned int i, found;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(j));
+	if (bkey_jit_arch_name)
+		KUNIT_EXPECT_NOT_NULL(test, j->unpack);
+	for (i = 0; i < 8; i++) {
+		random_key(f, &k);
+		bkey_jit_unpack(j, &a, &k);
+		ref_unpack_bits(f, &k, &c);
+		KUNIT_EXPECT_MEMEQ(test, &a, &c, sizeof(a));
+	}
+	code.j = j;
+	bkey_jit_for_each(blind_find_code, &code);
+	/* scanned while @j holds the code */
+	found = code.code ? blind_scan(code.code, code.len, code.entry, p) : 0;
+	bkey_jit_put(j);
+	return found;
+}
+
+/*
+ * Constant blinding with the kernel's real emit options (ENDBR, kCFI
+ * preamble, return thunk, BTI, whatever this kernel uses): a pattern
+ * planted at every byte position of every field's offset never shows in
+ * the code, and ENDBR64/ENDBR32 only at the two entries.
+ */
+static void bkey_jit_test_blinding_scan(struct kunit *test)
+{
+	const struct blind_pattern *param = test->param_value;
+	struct blind_pattern pats[4];
+	unsigned int nr = 1, pi, n, formats = 0, found = 0;
+
+	pats[0] = *param;
+	if (!param->len)
+		for (nr = 0; nr < ARRAY_SIZE(pats); nr++)
+			blind_random_pattern(&pats[nr], get_random_u64());
+
+	for (pi = 0; pi < nr; pi++) {
+		for (n = 0; n < BLIND_NR_PLANTS; n++) {
+			struct bkey_format f;
+
+			if (!blind_plant_nth(&f, &pats[pi], n, get_random_u64()))
+				continue;
+			found += blind_check_format(test, &f, &pats[pi]);
+			formats++;
+		}
+		cond_resched();
+	}
+	KUNIT_EXPECT_GT(test, formats, 0U);
+	KUNIT_EXPECT_EQ(test, found, 0U);
+	kunit_info(test, "%s: %u formats, %u functions scanned, patterns found: %u\n",
+		   param->name, formats, 2 * formats, found);
+}
+
 static struct kunit_case bkey_jit_test_cases[] = {
 	KUNIT_CASE(bkey_jit_test_differential),
 #ifdef CONFIG_X86_64
@@ -641,6 +723,7 @@ static struct kunit_case bkey_jit_test_cases[] = {
 	KUNIT_CASE(bkey_jit_test_switch_while_in_use),
 	KUNIT_CASE(bkey_jit_test_free_after_grace_period),
 	KUNIT_CASE_PARAM(bkey_jit_test_invalid, invalid_gen_params),
+	KUNIT_CASE_PARAM(bkey_jit_test_blinding_scan, blind_gen_params),
 	{}
 };
 

@@ -200,7 +200,7 @@ static int interp(const struct bkey_plan *p, u8 *dst, const u8 *src)
 			*rr = v & mask_w(op->width);
 			break;
 		case BKEY_PLAN_ADD:
-			*rr += op->imm;
+			*rr += bkey_plan_op_value(op);
 			if (op->size == 4)
 				*rr = (u32)*rr;
 			break;
@@ -208,7 +208,8 @@ static int interp(const struct bkey_plan *p, u8 *dst, const u8 *src)
 			memcpy(dst + op->off, rr, op->size);
 			break;
 		case BKEY_PLAN_STORE_IMM:
-			memcpy(dst + op->off, &op->imm, op->size);
+			v = bkey_plan_op_value(op);
+			memcpy(dst + op->off, &v, op->size);
 			break;
 		case BKEY_PLAN_RET:
 			return 0;
@@ -830,6 +831,40 @@ static void pair_case(unsigned int size, unsigned int a, unsigned int b,
 }
 
 /* Pairs of stores, with and without ALU ops between them, for STP. */
+/* Blinded ADD (MUL) and STORE_IMM (XOR, MUL) next to pending stores. */
+static void test_blinded(void)
+{
+	struct bkey_plan p;
+	char name[64];
+	unsigned int i;
+
+	for (i = 0; i < 300; i++) {
+		struct bkey_plan_op *op;
+
+		plan_init(&p, BKEY_PLAN_UNPACK);
+		p_load(&p, 0, 8, 8);
+		p_load(&p, 1, 8, 16);
+		p_add(&p, 0, 8, rnd());
+		op = &p.ops[p.nr_ops - 1];
+		op->blind = BKEY_PLAN_BLIND_MUL;
+		op->key = (u32)rnd() | 1;
+		p_store(&p, 1, 8, 24);
+		p_store_imm(&p, 4, 32, rnd());
+		op = &p.ops[p.nr_ops - 1];
+		op->blind = BKEY_PLAN_BLIND_XOR;
+		op->key = (u32)rnd();
+		p_store(&p, 0, 8, 8);
+		p_store_imm(&p, 8, 0, rnd());
+		op = &p.ops[p.nr_ops - 1];
+		op->blind = i & 1 ? BKEY_PLAN_BLIND_MUL : BKEY_PLAN_BLIND_XOR;
+		op->key = (u32)rnd() | 1;
+		p_store_imm(&p, 4, 36, rnd());
+		p_ret(&p);
+		snprintf(name, sizeof(name), "blinded-%u", i);
+		run_plan(name, &p, NULL, 4, -1);
+	}
+}
+
 static void test_store_pairs(void)
 {
 	unsigned int a, b, size, offa, mid;
@@ -995,7 +1030,7 @@ static void too_long_plan(struct bkey_plan *p)
 {
 	int i;
 
-	for (i = 0; i < 16; i++)
+	for (i = 0; i < BKEY_PLAN_MAX_OPS - 1; i++)
 		p_store_imm(p, 8, 8 * (i % 5), 0x123456789abcdef0ULL + i);
 	p_ret(p);
 }
@@ -1013,6 +1048,12 @@ static void test_malformed(void)
 	BAD("bad-kind", p.kind = 7; p_ret(&p));
 	BAD("bad-opcode", plan_op(&p, 99); p_ret(&p));
 	BAD("load-reg", p_load(&p, 4, 8, 0); p_ret(&p));
+	BAD("add-blind-xor", p_add(&p, 0, 8, 1);
+	    p.ops[p.nr_ops - 1].blind = BKEY_PLAN_BLIND_XOR; p_ret(&p));
+	BAD("add-blind-mul-size4", p_add(&p, 0, 4, 1);
+	    p.ops[p.nr_ops - 1].blind = BKEY_PLAN_BLIND_MUL; p_ret(&p));
+	BAD("store-imm-blind-3", p_store_imm(&p, 8, 0, 1);
+	    p.ops[p.nr_ops - 1].blind = 3; p_ret(&p));
 	BAD("load-size3", p_load(&p, 0, 3, 0); p_ret(&p));
 	BAD("load-size0", p_load(&p, 0, 0, 0); p_ret(&p));
 	BAD("load-off", p_load(&p, 0, 8, 33); p_ret(&p));
@@ -1197,6 +1238,7 @@ int main(int argc, char **argv)
 	test_funnel();
 	test_add();
 	test_store_imm();
+	test_blinded();
 	test_store_pairs();
 	test_header();
 	test_options();

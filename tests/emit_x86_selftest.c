@@ -167,14 +167,17 @@ static void interp(const struct bkey_plan *p, u8 *dst, const u8 *src)
 			r[op->reg] = (u64)(wide >> op->shift) & mask_of(op->width);
 			break;
 		case BKEY_PLAN_ADD:
-			r[op->reg] += op->imm;
+			r[op->reg] += bkey_plan_op_value(op);
 			break;
 		case BKEY_PLAN_STORE:
 			memcpy(dst + op->off, &r[op->reg], op->size);
 			break;
-		case BKEY_PLAN_STORE_IMM:
-			memcpy(dst + op->off, &op->imm, op->size);
+		case BKEY_PLAN_STORE_IMM: {
+			u64 v = bkey_plan_op_value(op);
+
+			memcpy(dst + op->off, &v, op->size);
 			break;
+		}
 		case BKEY_PLAN_RET:
 			return;
 		}
@@ -536,6 +539,65 @@ static void test_add(void)
 	group_end(&g);
 }
 
+/*
+ * Blinded ADD (MUL) and STORE_IMM (XOR, MUL): random keys and values, the
+ * other registers surviving r11, every destination offset kind; the plan
+ * interpreter recovers the value with bkey_plan_op_value().
+ */
+static void test_blinded(void)
+{
+	struct bkey_plan p;
+	struct group g;
+	unsigned int i, reg, n;
+	char name[80];
+
+	group_start(&g, "blinded ADD and STORE_IMM");
+	for (i = 0; i < 400; i++) {
+		struct bkey_plan_op *op;
+		u32 key = (u32)rnd() | 1;
+
+		reg = i % BKEY_PLAN_NR_REGS;
+		plan_init(&p, BKEY_PLAN_UNPACK);
+		for (n = 0; n < BKEY_PLAN_NR_REGS; n++)
+			op_load(&p, n, 8, 8 * n);
+		op_add(&p, reg, 8, rnd());
+		op = &p.ops[p.nr_ops - 1];
+		op->blind = BKEY_PLAN_BLIND_MUL;
+		op->key = key;
+		for (n = 0; n < BKEY_PLAN_NR_REGS; n++)
+			op_store(&p, n, 8, 8 * n);
+		op_store_imm(&p, 4, 32, rnd());
+		op = &p.ops[p.nr_ops - 1];
+		op->blind = BKEY_PLAN_BLIND_XOR;
+		op->key = (u32)rnd();
+		op_store_imm(&p, 4, 36, rnd());
+		op = &p.ops[p.nr_ops - 1];
+		op->blind = i & 1 ? BKEY_PLAN_BLIND_XOR : BKEY_PLAN_BLIND_NONE;
+		op->key = (u32)rnd();
+		op_ret(&p);
+		snprintf(name, sizeof(name), "blinded add/store_imm4 #%u", i);
+		group_plan(&g, run_plan(&p, &plain_opts, name, NULL));
+
+		plan_init(&p, BKEY_PLAN_UNPACK_POS);
+		op_store_imm(&p, 8, 4, (u64)(s64)(s32)rnd());
+		op = &p.ops[p.nr_ops - 1];
+		op->blind = BKEY_PLAN_BLIND_XOR;
+		op->key = (u32)rnd();
+		op_store_imm(&p, 8, 12, rnd());
+		op = &p.ops[p.nr_ops - 1];
+		op->blind = BKEY_PLAN_BLIND_MUL;
+		op->key = key;
+		op_store_imm(&p, 4, 0, rnd());
+		op = &p.ops[p.nr_ops - 1];
+		op->blind = BKEY_PLAN_BLIND_XOR;
+		op->key = (u32)rnd();
+		op_ret(&p);
+		snprintf(name, sizeof(name), "blinded store_imm8 #%u", i);
+		group_plan(&g, run_plan(&p, &plain_opts, name, NULL));
+	}
+	group_end(&g);
+}
+
 static void test_store(void)
 {
 	static const u64 imms[] = {
@@ -795,6 +857,14 @@ static void test_invalid(void)
 	BAD(BKEY_PLAN_STORE, off, 33, "store off 33 size 8");
 	BAD(BKEY_PLAN_STORE_IMM, size, 2, "store_imm size 2");
 	BAD(BKEY_PLAN_STORE_IMM, off, 37, "store_imm off 37 size 8");
+	BAD(BKEY_PLAN_STORE_IMM, blind, 3, "store_imm blind 3");
+	BAD(BKEY_PLAN_ADD, blind, BKEY_PLAN_BLIND_XOR, "add blind xor");
+	base_plan(&p, BKEY_PLAN_ADD)->ops[1].size = 4;
+	p.ops[1].blind = BKEY_PLAN_BLIND_MUL;
+	expect_einval(&p, NULL, 0, "add size 4 blind mul");
+	base_plan(&p, BKEY_PLAN_STORE_IMM)->ops[1].imm = 1ULL << 40;
+	p.ops[1].blind = BKEY_PLAN_BLIND_XOR;
+	expect_einval(&p, NULL, 0, "store_imm xor imm beyond s32");
 	BAD(BKEY_PLAN_LOAD, code, 99, "unknown op 99");
 	BAD(BKEY_PLAN_LOAD, code, BKEY_PLAN_RET, "ret before the end");
 
@@ -1166,6 +1236,7 @@ int main(void)
 	test_extract(4);
 	test_funnel();
 	test_add();
+	test_blinded();
 	test_store();
 	test_header();
 	test_random_plans();

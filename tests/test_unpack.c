@@ -18,6 +18,7 @@
 #include "bkey_jit_plan.h"
 #include "vmalloc_exec.h"
 #include "tests/ref_unpack.h"
+#include "tests/blind_scan.h"
 #include "tests/test_util.h"
 
 static unsigned long nr_random_formats = 100000;
@@ -109,8 +110,11 @@ static void dump_code(const struct bkey_format *f)
 	unsigned int kind;
 
 	for (kind = 0; kind < 2; kind++) {
-		if (bkey_plan_build(f, kind, &plan) ||
-		    bkey_jit_arch_emit(&plan, &o, buf, (unsigned long)buf, &out))
+		if (bkey_plan_build(f, kind, &plan))
+			return;
+		/* Blinded, as the cache compiles it. */
+		bkey_plan_blind(&plan, rng64());
+		if (bkey_jit_arch_emit(&plan, &o, buf, (unsigned long)buf, &out))
 			return;
 		fprintf(dump_file, "%u %u", out.nr_insns, out.len - out.entry);
 		for (unsigned int i = out.entry; i < out.len; i++)
@@ -668,6 +672,96 @@ static void test_options(void)
 	tc_end(&tc);
 }
 
+struct blind_stats {
+	unsigned long	formats, functions, found;
+};
+
+/* Compile @f through the cache, check keys, scan the code for @p. */
+static void blind_one(struct test_case *tc, const struct bkey_format *f,
+		      const struct blind_pattern *p, struct blind_stats *st)
+{
+	struct bkey_jit *j = bkey_jit_get(f);
+	struct blind_code c = { .j = j };
+	unsigned int hits;
+
+	tc_check(tc, !IS_ERR(j) && j->unpack && j->unpack_pos, "%s: no code",
+		 p->name);
+	if (IS_ERR(j))
+		return;
+	check_some_keys(tc, j, 16);
+	bkey_jit_for_each(blind_find_code, &c);
+	tc_check(tc, !!c.code, "%s: code not listed", p->name);
+	hits = c.code ? blind_scan(c.code, c.len, c.entry, p) : 0;
+	st->formats++;
+	st->functions += 2;
+	st->found += hits;
+	if (hits && bkey_jit_blinding_enabled()) {
+		char buf[256];
+
+		bkey_jit_format_to_text(buf, sizeof(buf), f);
+		tc_check(tc, 0, "%s found in the code of %s", p->name, buf);
+	}
+	bkey_jit_put(j);
+	if (dump_file)
+		dump_code(f);
+}
+
+/* Every pattern at every byte position of every field, in 3 variants. */
+static void blind_sweep(struct test_case *tc, const struct blind_pattern *pats,
+			unsigned int nr, struct blind_stats *st)
+{
+	unsigned int pi, n;
+
+	for (pi = 0; pi < nr; pi++)
+		for (n = 0; n < BLIND_NR_PLANTS; n++) {
+			struct bkey_format f;
+
+			if (blind_plant_nth(&f, &pats[pi], n, rng64()))
+				blind_one(tc, &f, &pats[pi], st);
+		}
+}
+
+/*
+ * Constant blinding: formats whose offsets carry chosen byte patterns
+ * compile to code where no planted 4-byte pattern appears and ENDBR only
+ * at the entries, with and without the security options; and, as the
+ * control that the scan can fail, the same formats unblinded do show them.
+ */
+static void test_blinding(void)
+{
+	struct test_case tc = { .name = "blinding: adversarial formats scanned" };
+	struct blind_pattern pats[ARRAY_SIZE(blind_fixed_patterns) + 8];
+	struct bkey_jit_emit_opts o = { 0 };
+	struct blind_stats st = { 0 }, plain = { 0 };
+	unsigned int i, opt;
+
+	memcpy(pats, blind_fixed_patterns, sizeof(blind_fixed_patterns));
+	for (i = ARRAY_SIZE(blind_fixed_patterns); i < ARRAY_SIZE(pats); i++)
+		blind_random_pattern(&pats[i], rng64());
+
+	for (opt = 0; opt < 2; opt++) {
+		o.endbr = o.bti = o.cfi = o.cfi_padding = opt;
+		o.cfi_hash = 0x5a5a1234;
+		bkey_jit_set_emit_opts(&o);
+		blind_sweep(&tc, pats, ARRAY_SIZE(pats), &st);
+	}
+
+	bkey_jit_user_set_blinding(false);
+	blind_sweep(&tc, pats, ARRAY_SIZE(pats), &plain);
+	bkey_jit_user_set_blinding(true);
+	memset(&o, 0, sizeof(o));
+	bkey_jit_set_emit_opts(&o);
+
+	tc_check(&tc, st.found == 0, "%lu planted patterns found", st.found);
+	/* The control: unblinded x86 code carries them (arm64 words differ). */
+	if (bkey_jit_arch_name && !strcmp(bkey_jit_arch_name, "x86-64"))
+		tc_check(&tc, plain.found > 0, "control: scan found nothing unblinded");
+	printf("# blinding scan: %lu formats, %lu functions scanned, patterns found: %lu"
+	       " (control without blinding: %lu found in %lu functions)\n",
+	       st.formats, st.functions, st.found, plain.found, plain.functions);
+	tc_end(&tc);
+}
+
 int main(int argc, char **argv)
 {
 	bool want_code;
@@ -684,6 +778,8 @@ int main(int argc, char **argv)
 			dump_file = fopen(argv[++i], "w");
 	}
 	want_code = bkey_jit_arch_name != NULL;
+	/* Blinding keys reproduce with the seed too. */
+	bkey_jit_user_set_random_seed(rng_state);
 	printf("# bkey-jit userspace tests, backend %s, seed %#llx\n",
 	       want_code ? bkey_jit_arch_name : "none (generic only)",
 	       (unsigned long long)rng_state);
@@ -697,6 +793,8 @@ int main(int argc, char **argv)
 	test_concurrency();
 	test_structured(want_code);
 	test_random(want_code);
+	if (want_code)
+		test_blinding();
 	printf("# %lu key checks (JIT, generic, bcachefs algorithm, bit reference; full and position)\n",
 	       key_checks);
 	return tests_summary();

@@ -124,6 +124,14 @@ static inline u32 a64_extr(bool sf, u32 rd, u32 rn, u32 rm, u32 lsb)
 #define A64_ADD(sf, rd, rn, rm)		A64_ADDSUB_REG(sf, 0, rd, rn, rm)
 #define A64_SUB(sf, rd, rn, rm)		A64_ADDSUB_REG(sf, 1, rd, rn, rm)
 
+/* EOR shifted register, LSL #0: sf 10 01010 00 0 rm 000000 rn rd */
+#define A64_EOR(sf, rd, rn, rm)						\
+	(A64_SF(sf) | 0x4a000000 | A64_RM(rm) | A64_RN(rn) | A64_RD(rd))
+
+/* MUL rd, rn, rm = MADD rd, rn, rm, zr: sf 00 11011 000 rm 0 11111 rn rd */
+#define A64_MUL(sf, rd, rn, rm)						\
+	(A64_SF(sf) | 0x1b007c00 | A64_RM(rm) | A64_RN(rn) | A64_RD(rd))
+
 /*
  * Move wide immediate: sf opc:2 100101 hw:2 imm16 rd.
  * opc 0 MOVN, 2 MOVZ, 3 MOVK; hw selects the 16-bit lane (shift hw * 16).

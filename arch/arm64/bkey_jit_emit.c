@@ -240,6 +240,24 @@ static void emit_add_imm(bool is64, u8 rd, u64 imm, struct jit_ctx *ctx)
 	}
 }
 
+/*
+ * A blinded constant into TMP0, TMP1 as scratch: imm and the key are
+ * built separately, then EOR or MUL them (bkey_jit_plan.h), so the value
+ * itself is never a MOVZ/MOVK chunk.
+ */
+static void emit_blinded_const(const struct bkey_plan_op *op,
+			       struct jit_ctx *ctx)
+{
+	bool is64 = op->size == 8;
+
+	emit_mov_imm(is64, TMP0, op->imm, ctx);
+	emit_mov_imm(is64, TMP1, (u64)(s64)(s32)op->key, ctx);
+	if (op->blind == BKEY_PLAN_BLIND_XOR)
+		emit(A64_EOR(is64, TMP0, TMP0, TMP1), ctx);
+	else
+		emit(A64_MUL(is64, TMP0, TMP0, TMP1), ctx);
+}
+
 /* Rd = (Rd >> shift) & mask(width), with the AND only if @mask. */
 static void emit_extract(u8 rd, unsigned int shift, unsigned int width,
 			 bool mask, struct jit_ctx *ctx)
@@ -369,6 +387,16 @@ static void clobber_reg(u8 rd, struct jit_ctx *ctx)
 		flush_store(ctx);
 }
 
+/* Blinding of an ADD or STORE_IMM; MUL only for 64-bit values. */
+static bool blind_valid(const struct bkey_plan_op *op)
+{
+	if (op->code == BKEY_PLAN_STORE)
+		return true;
+	return op->blind == BKEY_PLAN_BLIND_NONE ||
+	       op->blind == BKEY_PLAN_BLIND_XOR ||
+	       (op->blind == BKEY_PLAN_BLIND_MUL && op->size == 8);
+}
+
 /* Check the whole plan before emitting anything. */
 static int validate_plan(const struct bkey_plan *plan)
 {
@@ -418,7 +446,9 @@ static int validate_plan(const struct bkey_plan *plan)
 			break;
 		case BKEY_PLAN_ADD:
 			if (op->reg >= BKEY_PLAN_NR_REGS ||
-			    (op->size != 4 && op->size != 8))
+			    (op->size != 4 && op->size != 8) ||
+			    !blind_valid(op) ||
+			    op->blind == BKEY_PLAN_BLIND_XOR)
 				return -EINVAL;
 			break;
 		case BKEY_PLAN_STORE:
@@ -426,6 +456,8 @@ static int validate_plan(const struct bkey_plan *plan)
 				return -EINVAL;
 			fallthrough;
 		case BKEY_PLAN_STORE_IMM:
+			if (!blind_valid(op))
+				return -EINVAL;
 			if ((op->size != 4 && op->size != 8) ||
 			    op->off + op->size > dst_size)
 				return -EINVAL;
@@ -593,10 +625,28 @@ static void build_body(struct jit_ctx *ctx)
 		}
 		case BKEY_PLAN_ADD:
 			clobber_reg(rd, ctx);
+			if (op->blind) {
+				emit_blinded_const(op, ctx);
+				emit(A64_ADD(1, rd, rd, TMP0), ctx);
+				break;
+			}
 			emit_add_imm(op->size == 8, rd, op->imm, ctx);
 			break;
-		case BKEY_PLAN_STORE:
 		case BKEY_PLAN_STORE_IMM:
+			if (op->blind) {
+				/* TMP0/TMP1 are the pending store's too. */
+				flush_store(ctx);
+				emit_blinded_const(op, ctx);
+				if (op->size == 8)
+					emit(A64_STUR64(TMP0, DST_REG, op->off),
+					     ctx);
+				else
+					emit(A64_STUR32(TMP0, DST_REG, op->off),
+					     ctx);
+				break;
+			}
+			fallthrough;
+		case BKEY_PLAN_STORE:
 			next.valid = true;
 			next.is_imm = op->code == BKEY_PLAN_STORE_IMM;
 			next.reg = rd;

@@ -112,6 +112,31 @@ static void emit_store_imm32(struct jit_ctx *ctx, enum x86_reg base, s32 off,
 	emit(ctx, insn);
 }
 
+/* Group 1 ALU op on dword/qword [base+off] with an imm32 (sign-extended). */
+static void emit_alu_mem_imm32(struct jit_ctx *ctx, u8 ext, enum x86_reg base,
+			       s32 off, u32 imm, bool is64)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, is64, X86_RAX, base, false);
+	EMIT1(0x81);
+	x86_emit_modrm_mem(insn, ext, base, off);
+	EMIT_imm32(imm);
+	emit(ctx, insn);
+}
+
+/* imul r64, r64, imm32 (sign-extended) */
+static void emit_imul_imm32(struct jit_ctx *ctx, enum x86_reg reg, u32 imm)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, true, reg, reg, false);
+	EMIT1(0x69);
+	x86_emit_modrm_reg(insn, reg, reg);
+	EMIT_imm32(imm);
+	emit(ctx, insn);
+}
+
 /*
  * Group 1 ALU op with an immediate: the sign-extended imm8 form when the
  * value allows, else the one-byte-shorter accumulator form for rax.
@@ -401,6 +426,17 @@ static void emit_funnel(struct jit_ctx *ctx, const struct bkey_plan_op *op)
 	emit_mask(ctx, reg, op->width);
 }
 
+/*
+ * A blinded 64-bit constant into r11: "movabs r11, imm; imul r11, r11,
+ * key" (imm = value * key^-1), so neither the value nor any 4 of its
+ * bytes appear in the code.
+ */
+static void emit_blinded_mul(struct jit_ctx *ctx, const struct bkey_plan_op *op)
+{
+	emit_mov_imm64(ctx, X86_TMP, op->imm);
+	emit_imul_imm32(ctx, X86_TMP, op->key);
+}
+
 /* ADD modulo 2^(8 * size), as the shortest add/sub of an immediate. */
 static void emit_add(struct jit_ctx *ctx, const struct bkey_plan_op *op)
 {
@@ -410,6 +446,11 @@ static void emit_add(struct jit_ctx *ctx, const struct bkey_plan_op *op)
 	/* Negated without signed overflow: S64_MIN stays S64_MIN. */
 	s64 neg = (s64)(0 - (u64)imm);
 
+	if (op->blind == BKEY_PLAN_BLIND_MUL) {
+		emit_blinded_mul(ctx, op);
+		emit_add_rr64(ctx, reg, X86_TMP);
+		return;
+	}
 	if (!imm)
 		return;
 
@@ -427,8 +468,26 @@ static void emit_add(struct jit_ctx *ctx, const struct bkey_plan_op *op)
 	}
 }
 
+/*
+ * STORE_IMM: mov m, imm32 when the value allows, else via r11. Blinded:
+ * XOR keys are undone in memory ("mov m, imm; xor m, key", one extra
+ * instruction and no register), multiplied constants through r11.
+ */
 static void emit_store_imm(struct jit_ctx *ctx, const struct bkey_plan_op *op)
 {
+	bool is64 = op->size == 8;
+
+	if (op->blind == BKEY_PLAN_BLIND_XOR) {
+		emit_store_imm32(ctx, DST_REG, op->off, (u32)op->imm, is64);
+		emit_alu_mem_imm32(ctx, X86_ALU_XOR, DST_REG, op->off, op->key,
+				   is64);
+		return;
+	}
+	if (op->blind == BKEY_PLAN_BLIND_MUL) {
+		emit_blinded_mul(ctx, op);
+		emit_store(ctx, DST_REG, op->off, X86_TMP, true);
+		return;
+	}
 	if (op->size == 4 || x86_fits_s32((s64)op->imm)) {
 		emit_store_imm32(ctx, DST_REG, op->off, (u32)op->imm,
 				 op->size == 8);
@@ -480,6 +539,21 @@ static bool size_ok(unsigned int size, unsigned int mask)
 	return size <= 8 && (mask & size) && !(size & (size - 1));
 }
 
+/* XOR needs an imm32 form of imm, MUL a 64-bit destination. */
+static bool blind_ok(const struct bkey_plan_op *op)
+{
+	switch (op->blind) {
+	case BKEY_PLAN_BLIND_NONE:
+		return true;
+	case BKEY_PLAN_BLIND_XOR:
+		return op->size == 4 || x86_fits_s32((s64)op->imm);
+	case BKEY_PLAN_BLIND_MUL:
+		return op->size == 8;
+	default:
+		return false;
+	}
+}
+
 static unsigned int dst_size(const struct bkey_plan *plan)
 {
 	return plan->kind == BKEY_PLAN_UNPACK ? sizeof(struct bkey) :
@@ -516,13 +590,15 @@ static bool op_valid(const struct bkey_plan *plan, unsigned int idx)
 		       op->shift >= 1 && op->shift <= 63 &&
 		       op->width >= 1 && op->width <= 64;
 	case BKEY_PLAN_ADD:
-		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 12);
+		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 12) &&
+		       (op->blind == BKEY_PLAN_BLIND_NONE ||
+			(op->blind == BKEY_PLAN_BLIND_MUL && op->size == 8));
 	case BKEY_PLAN_STORE:
 		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 12) &&
 		       op->off + op->size <= dst_size(plan);
 	case BKEY_PLAN_STORE_IMM:
 		return size_ok(op->size, 12) &&
-		       op->off + op->size <= dst_size(plan);
+		       op->off + op->size <= dst_size(plan) && blind_ok(op);
 	case BKEY_PLAN_RET:
 		return last;
 	default:

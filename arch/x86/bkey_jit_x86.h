@@ -46,6 +46,7 @@ struct x86_insn {
 #define X86_ALU_OR	1
 #define X86_ALU_AND	4
 #define X86_ALU_SUB	5
+#define X86_ALU_XOR	6
 
 /* Opcode extensions of the group 2 shift (C1/D1) opcodes. */
 #define X86_SHIFT_SHL	4

@@ -13,6 +13,10 @@
 #             first mount (default on); skipped, with a note, on a kernel
 #             without bkey-jit
 #   --bench   print the in-kernel benchmark (debugfs bkey_jit/bench) at the end
+#   --spray   the JIT-spray leg instead of the workload: a sparse file whose
+#             extents put ENDBR64 bytes in a node's offset field; after the
+#             remount bkey_jit/code must show code for that format and the
+#             pattern nowhere but at entries (tests/mount/spray-check.py)
 #   --cap     executable-code cap in bytes, written to bkey_jit/code_cap
 #             when the kernel has that knob
 #   --kernel  kernel image (default: $KERNEL, else scripts/kernel-build.sh ARCH)
@@ -36,12 +40,13 @@ arm64) cc=aarch64-linux-gnu-gcc ;;
 *) sed -n '7,26p' "$0" >&2; exit 2 ;;
 esac
 shift
-mode=on cap='' bench=0 kernel=${KERNEL:-} size=1G bns=64k timeout='' ndirs=60 nfiles=50
+mode=on cap='' bench=0 spray=0 kernel=${KERNEL:-} size=1G bns=64k timeout='' ndirs=60 nfiles=50
 while [ $# -gt 0 ]; do
 	case $1 in
 	--mode) mode=$2; shift 2 ;;
 	--cap) cap=$2; shift 2 ;;
 	--bench) bench=1; shift ;;
+	--spray) spray=1; shift ;;
 	--kernel) kernel=$2; shift 2 ;;
 	--size) size=$2; shift 2 ;;
 	--btree-node-size) bns=$2; shift 2 ;;
@@ -65,7 +70,8 @@ finish() { echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; exit $?; }
 # --- tools ---
 if cc -O2 -Wall -Wextra -o "$repo/build/tools/bcachefs-format" "$repo/tools/bcachefs-format.c" &&
    $cc -static -O2 -Wall -Wextra -o "$out/bch-subvol" "$repo/tools/bch-subvol.c" &&
-   $cc -static -O2 -Wall -Wextra -o "$out/bch-xattr" "$repo/tools/bch-xattr.c"; then
+   $cc -static -O2 -Wall -Wextra -o "$out/bch-xattr" "$repo/tools/bch-xattr.c" &&
+   $cc -static -O2 -Wall -Wextra -o "$out/bch-spray" "$repo/tools/bch-spray.c"; then
 	ok "build tools ($arch)"
 else
 	bad "build tools ($arch)"; finish
@@ -91,8 +97,10 @@ fi
 init=$out/init.test
 cat >"$init" <<INIT
 #!/bin/sh
-MODE=$mode CAP=$cap BENCH=$bench NDIRS=$ndirs NFILES=$nfiles
+MODE=$mode CAP=$cap BENCH=$bench NDIRS=$ndirs NFILES=$nfiles SPRAY=$spray
 export NDIRS NFILES
+WL_WRITE=write WL_VERIFY=verify
+[ "\$SPRAY" = 1 ] && WL_WRITE=spray WL_VERIFY=spray-verify
 INIT
 cat >>"$init" <<'INIT'
 rc=0
@@ -123,12 +131,15 @@ knob mode "$MODE"
 mkdir -p /mnt
 step "mount (first: kernel initializes the fs)" mount -t bcachefs /dev/vda /mnt
 if [ $rc = 0 ]; then
-	step "workload write" /bin/workload.sh write /mnt
+	step "workload $WL_WRITE" /bin/workload.sh $WL_WRITE /mnt
 	step "umount" umount /mnt
 	# drop every cached node: the remount must read them from disk
 	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
 	step "mount again" mount -t bcachefs /dev/vda /mnt
-	step "workload verify" /bin/workload.sh verify /mnt
+	step "workload $WL_VERIFY" /bin/workload.sh $WL_VERIFY /mnt
+	# the spray leg: every cached unpacker's code, for the host to scan
+	[ "$SPRAY" = 1 ] && [ -r /sys/kernel/debug/bkey_jit/code ] &&
+		sed 's/^/GUEST-CODE: /' /sys/kernel/debug/bkey_jit/code
 	# the unpackers the remounted filesystem holds right now
 	if [ -r /sys/kernel/debug/bkey_jit/formats ]; then
 		echo "GUEST-NOTE: bkey_jit formats cached while mounted: $(wc -l </sys/kernel/debug/bkey_jit/formats)"
@@ -152,7 +163,7 @@ if [ $rc = 0 ]; then
 	# node is decoded once more and cross-checked (alloc info, dirents,
 	# inodes, snapshots); anything it has to fix shows in the log
 	step "mount -o fsck, verify" sh -c \
-		'mount -t bcachefs -o fsck /dev/vda /mnt && /bin/workload.sh verify /mnt; r=$?; umount /mnt || r=1; exit $r'
+		"mount -t bcachefs -o fsck /dev/vda /mnt && /bin/workload.sh $WL_VERIFY /mnt; r=\$?; umount /mnt || r=1; exit \$r"
 fi
 if [ -r /sys/kernel/debug/bkey_jit/stats ]; then
 	cat /sys/kernel/debug/bkey_jit/stats | sed 's/^/GUEST-STATS: /'
@@ -177,7 +188,8 @@ INIT
 
 initrd=$out/initramfs.cpio.gz
 if "$repo/scripts/initramfs.sh" "$arch" "$initrd" "$init" \
-	"$repo/tests/mount/workload.sh" "$out/bch-subvol" "$out/bch-xattr"; then
+	"$repo/tests/mount/workload.sh" "$out/bch-subvol" "$out/bch-xattr" \
+	"$out/bch-spray"; then
 	ok "initramfs"
 else
 	bad "initramfs"; finish
@@ -225,6 +237,18 @@ else
 	ok "kernel log clean (no WARN/BUG/oops/bcachefs errors)"
 fi
 
+# The spray leg: the dumped code of the remounted fs, scanned on the host.
+spray_check() {
+	local l
+	while IFS= read -r l; do
+		case $l in
+		PASS:*) ok "spray: ${l#PASS: }" ;;
+		FAIL:*) bad "spray: ${l#FAIL: }" ;;
+		*) echo "  $l" ;;
+		esac
+	done < <(python3 "$repo/tests/mount/spray-check.py" "$1" 2>&1)
+}
+
 # Did the mounts really use what the mode says? Counters over the mounts
 # (before the first mount vs the end; boot-time KUnit is not counted).
 stat_delta() {
@@ -254,6 +278,8 @@ if grep -aq '^GUEST-STATS0:' "$log.txt"; then
 		fi ;;
 	esac
 fi
+
+[ "$spray" = 1 ] && spray_check "$log.txt"
 
 "$repo/build/tools/bcachefs-format" --check "$img" | tail -n 1 | sed 's/^/  host: /'
 echo "mount test $arch mode=$mode: ${secs}s in qemu, log $log"

@@ -247,8 +247,26 @@ do_verify() {
 	[ $fails = 0 ]
 }
 
+# The JIT-spray attempt (run.sh --spray): a sparse file whose extents
+# start at sector 0xfa1e0ff30000, so extents nodes holding only its keys
+# get an offset field whose bytes 2..5 are f3 0f 1e fa (ENDBR64). 4000
+# blocks, a hole after each, span under 0x10000 sectors: the pattern
+# survives in every such node's minimum. The file is far too large to
+# read whole, so it stays out of the manifest modes.
+SPRAY_BASE=0xfa1e0ff30000
+SPRAY_N=4000
+
+do_spray() {
+	mkdir -p "$mnt/spray" || die "mkdir $mnt/spray"
+	bch-spray "$1" "$mnt/spray/sparse" $SPRAY_BASE $SPRAY_N ||
+		die "spray $1"
+	pass "spray $1: $SPRAY_N extents from sector $SPRAY_BASE"
+}
+
 case $mode in
 write)	do_write ;;
 verify)	do_verify ;;
-*)	echo "usage: workload.sh write|verify [MNT]" >&2; exit 2 ;;
+spray)	do_spray write ;;
+spray-verify) do_spray verify ;;
+*)	echo "usage: workload.sh write|verify|spray|spray-verify [MNT]" >&2; exit 2 ;;
 esac
