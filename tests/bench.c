@@ -932,9 +932,11 @@ static double scale_hit_runs(const struct bkey_format *fmts, struct bkey_jit **l
 static double scale_load_floor(struct bkey_jit **live, unsigned int n)
 {
 	const struct bkey_jit **batch = malloc(SCALE_HIT_BATCH * sizeof(*batch));
-	static volatile unsigned int zero;
 	double samples[SCALE_HIT_RUNS];
-	unsigned int r, k, v = 0, z = zero;
+	unsigned int r, k, v = 0, z = 0;
+
+	/* A zero the compiler cannot see through: the loads stay dependent. */
+	__asm__("" : "+r" (z));
 
 	for (r = 0; r < SCALE_HIT_RUNS; r++) {
 		u64 t;
