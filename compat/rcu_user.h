@@ -26,14 +26,14 @@ struct rcu_head {
 typedef void (*rcu_callback_t)(struct rcu_head *head);
 
 struct rcu_reader {
-	_Atomic unsigned long	ctr;	/* 0 outside, else gp counter | 1 */
+	atomic_ulong		ctr;	/* 0 outside, else gp counter | 1 */
 	unsigned int		nesting;
 	bool			registered;
 	struct rcu_reader	*next, *prev;
 };
 
 extern __thread struct rcu_reader rcu_reader_self;
-extern _Atomic unsigned long rcu_gp_ctr;
+extern atomic_ulong rcu_gp_ctr;
 void rcu_reader_register(void);
 
 static inline void rcu_read_lock(void)

@@ -60,7 +60,7 @@ struct rhashtable {
 	struct rhashtable_params p;
 	u32			hash_rnd;
 	struct mutex		mutex;		/* writers */
-	_Atomic unsigned int	resize_seq;	/* odd while chains move */
+	atomic_uint		resize_seq;	/* odd while chains move */
 	unsigned int		walkers;	/* walks entered, under mutex */
 	atomic_t		nelems;
 };
@@ -86,6 +86,7 @@ int rht_user_remove(struct rhashtable *ht, struct rhash_head *obj);
 static inline void *rhashtable_lookup(struct rhashtable *ht, const void *key,
 				      const struct rhashtable_params params)
 {
+	(void)params;
 	return rht_user_lookup(ht, key);
 }
 
@@ -95,6 +96,7 @@ static inline void *rhashtable_lookup_fast(struct rhashtable *ht, const void *ke
 {
 	void *obj;
 
+	(void)params;
 	rcu_read_lock();
 	obj = rht_user_lookup(ht, key);
 	rcu_read_unlock();
@@ -110,6 +112,7 @@ static inline void *rhashtable_lookup_get_insert_fast(struct rhashtable *ht,
 						      struct rhash_head *obj,
 						      const struct rhashtable_params params)
 {
+	(void)params;
 	return rht_user_insert(ht, obj, true);
 }
 
@@ -120,6 +123,7 @@ static inline int rhashtable_lookup_insert_fast(struct rhashtable *ht,
 {
 	void *ret = rht_user_insert(ht, obj, true);
 
+	(void)params;
 	return IS_ERR(ret) ? PTR_ERR(ret) : ret ? -EEXIST : 0;
 }
 
@@ -129,6 +133,7 @@ static inline int rhashtable_insert_fast(struct rhashtable *ht, struct rhash_hea
 {
 	void *ret = rht_user_insert(ht, obj, false);
 
+	(void)params;
 	return IS_ERR(ret) ? PTR_ERR(ret) : 0;
 }
 
@@ -136,6 +141,7 @@ static inline int rhashtable_insert_fast(struct rhashtable *ht, struct rhash_hea
 static inline int rhashtable_remove_fast(struct rhashtable *ht, struct rhash_head *obj,
 					 const struct rhashtable_params params)
 {
+	(void)params;
 	return rht_user_remove(ht, obj);
 }
 

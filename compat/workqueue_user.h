@@ -23,7 +23,7 @@ struct work_struct {
 	work_func_t		func;
 	atomic_bool		pending;
 	pthread_mutex_t		lock;		/* held while the function runs */
-	_Atomic(void *)		runner;		/* the thread running it */
+	void			*runner;	/* the thread running it, atomic */
 };
 
 struct workqueue_struct;
@@ -36,7 +36,7 @@ static inline void INIT_WORK(struct work_struct *work, work_func_t func)
 {
 	work->func = func;
 	atomic_init(&work->pending, false);
-	atomic_init(&work->runner, NULL);
+	__atomic_store_n(&work->runner, NULL, __ATOMIC_RELAXED);
 	pthread_mutex_init(&work->lock, NULL);
 }
 
@@ -65,7 +65,14 @@ static inline bool flush_work(struct work_struct *work)
 static inline bool cancel_work_sync(struct work_struct *work) { (void)work; return false; }
 static inline bool work_pending(const struct work_struct *work) { (void)work; return false; }
 static inline void flush_workqueue(struct workqueue_struct *wq) { (void)wq; }
-#define alloc_workqueue(fmt, flags, max_active, ...)	system_wq
+static inline struct workqueue_struct *alloc_workqueue(const char *fmt, unsigned int flags,
+						       int max_active, ...)
+{
+	(void)fmt;
+	(void)flags;
+	(void)max_active;
+	return system_wq;
+}
 static inline void destroy_workqueue(struct workqueue_struct *wq) { (void)wq; }
 
 /* --- llist: lock-less singly linked lists (include/linux/llist.h) --- */
@@ -88,7 +95,7 @@ static inline void init_llist_head(struct llist_head *list)
 
 static inline bool llist_empty(const struct llist_head *head)
 {
-	return __atomic_load_n(&head->first, __ATOMIC_RELAXED) == NULL;
+	return !__atomic_load_n(&head->first, __ATOMIC_RELAXED);
 }
 
 /* Return: true if the list was empty before. */
@@ -167,7 +174,7 @@ static inline struct llist_node *llist_reverse_order(struct llist_node *head)
 #define this_cpu_ptr(ptr)		(ptr)
 #define raw_cpu_ptr(ptr)		(ptr)
 #define alloc_percpu(type)		((type *)calloc(1, sizeof(type)))
-#define alloc_percpu_gfp(type, gfp)	alloc_percpu(type)
+#define alloc_percpu_gfp(type, gfp)	((void)(gfp), alloc_percpu(type))
 #define free_percpu(ptr)		free(ptr)
 
 #define this_cpu_read(pcp)		__atomic_load_n(&(pcp), __ATOMIC_RELAXED)

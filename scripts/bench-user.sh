@@ -379,7 +379,7 @@ if not rows or not ok:
     sys.exit("bench-user: bench --scale failed")
 
 L = ["", "cache at scale: N live formats, one unpacker each (thread CPU time, pinned)",
-     "hit = get + put of a live format, random order, median of 21 batches of 500; hot = the same,",
+     "hit = get + put of a live format, random order, median of up to 21 batches of 500; hot = the same,",
      "cycling through 64 formats; load = one dependent load from a random live unpacker (the memory floor);",
      "miss = get of a new format (validate, compile, publish) + its put (free), median of 20 batches of 50;",
      "fill = mean get while filling to N; exec = executable bytes held, code = sum of code lengths"]

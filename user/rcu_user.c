@@ -9,7 +9,7 @@
 #include "compat/bkey_jit_compat.h"
 
 __thread struct rcu_reader rcu_reader_self;
-_Atomic unsigned long rcu_gp_ctr;
+atomic_ulong rcu_gp_ctr;
 
 /* Registered readers, and the lock grace periods take. */
 static pthread_mutex_t rcu_gp_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -78,7 +78,7 @@ void synchronize_rcu(void)
 	unsigned long gp;
 
 	if (rcu_reader_self.nesting) {
-		fprintf(stderr, "synchronize_rcu() inside rcu_read_lock()\n");
+		fprintf(stderr, "%s() inside rcu_read_lock()\n", __func__);
 		abort();
 	}
 	pthread_mutex_lock(&rcu_gp_lock);

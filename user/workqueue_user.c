@@ -20,15 +20,15 @@ bool schedule_work(struct work_struct *work)
 {
 	atomic_store(&work->pending, true);
 	/* From inside its own function: the current run loops once more. */
-	if (atomic_load(&work->runner) == &work_self)
+	if (__atomic_load_n(&work->runner, __ATOMIC_SEQ_CST) == &work_self)
 		return true;
 
 	pthread_mutex_lock(&work->lock);
-	atomic_store(&work->runner, &work_self);
+	__atomic_store_n(&work->runner, &work_self, __ATOMIC_SEQ_CST);
 	/* A run in another thread may have taken our request already. */
 	while (atomic_exchange(&work->pending, false))
 		work->func(work);
-	atomic_store(&work->runner, NULL);
+	__atomic_store_n(&work->runner, NULL, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&work->lock);
 	return true;
 }
