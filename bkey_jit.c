@@ -47,10 +47,14 @@
  * be preempted inside its code), from bkey_jit_free_work.
  */
 struct bkey_jit_entry {
-	struct bkey_jit		jit;		/* jit.format is the hash key */
+	/*
+	 * What a hit touches (the hash link, the count, the code pointers and
+	 * the format it compares) comes first: two cache lines, not four.
+	 */
 	struct rhash_head	node;
 	refcount_t		ref;
 	bool			hashed;		/* false: a private fallback */
+	struct bkey_jit		jit;		/* jit.format is the hash key */
 	void			*code;		/* vmalloc_exec allocation */
 	unsigned int		code_len;
 	unsigned int		unpack_entry;	/* entry offsets in code */
