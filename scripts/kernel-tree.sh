@@ -89,7 +89,7 @@ rsync -rc --delete \
 	--exclude='.*' --exclude='*.o' --exclude='*.a' --exclude='*.order' --exclude='*.mod*' \
 	--include='/Kconfig' --include='/Kbuild' --include='/*.c' --include='/*.h' \
 	--include='/compat/***' --include='/arch/***' \
-	--include='/tests/' --include='/tests/*_kunit.c' --include='/tests/ref_unpack.h' \
+	--include='/tests/' --include='/tests/*_kunit.c' --include='/tests/*.h' \
 	--exclude='*' \
 	"$repo/" "$tree/lib/bkey_jit/"
 
