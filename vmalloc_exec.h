@@ -33,6 +33,8 @@ struct vmalloc_exec_stats {
 	unsigned long	failed;		/* allocations refused: no memory or cap */
 };
 
+#if !defined(__KERNEL__) || defined(CONFIG_VMALLOC_EXEC)	/* bool: y or unset */
+
 void *vmalloc_exec_alloc(size_t size);
 int vmalloc_exec_write(void *dst, const void *src, size_t len);
 void vmalloc_exec_free(void *addr);
@@ -41,5 +43,42 @@ void vmalloc_exec_get_stats(struct vmalloc_exec_stats *s);
 
 /* Fault injection for tests: the next @n allocations fail. */
 void vmalloc_exec_fail_next(unsigned int n);
+
+#else
+
+/*
+ * A kernel without CONFIG_VMALLOC_EXEC (an architecture with no text-copy
+ * primitive wired up, or no STRICT_KERNEL_RWX): there is never executable
+ * memory, so every user falls back to its non-JIT path. Inline, so nothing
+ * of the allocator is linked in and nothing needs exporting.
+ */
+static inline void *vmalloc_exec_alloc(size_t size)
+{
+	return ERR_PTR(-ENOMEM);
+}
+
+static inline int vmalloc_exec_write(void *dst, const void *src, size_t len)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void vmalloc_exec_free(void *addr)
+{
+}
+
+static inline void vmalloc_exec_set_cap(unsigned long bytes)
+{
+}
+
+static inline void vmalloc_exec_get_stats(struct vmalloc_exec_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+static inline void vmalloc_exec_fail_next(unsigned int n)
+{
+}
+
+#endif /* !__KERNEL__ || CONFIG_VMALLOC_EXEC */
 
 #endif /* _VMALLOC_EXEC_H */

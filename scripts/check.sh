@@ -91,8 +91,20 @@ if [ -f tests/mount/run.sh ] && [ "${CHECK_NO_KERNEL:-0}" != 1 ]; then
 	# JIT spraying through a sparse file: blinded code after the remount
 	step mount-x86_64-spray bash tests/mount/run.sh x86_64 --mode on --spray \
 		--btree-node-size 32k
+	# bcachefs as distributions build it (=m, bkey_jit built in), and the
+	# remount + verify with 256 MiB and most of it pinned: btree-cache
+	# shrinker at work, hung-task timeout 10 s
+	step mount-x86_64-module bash tests/mount/run.sh x86_64 --variant module --mode verify
+	step mount-x86_64-pressure bash tests/mount/run.sh x86_64 --pressure --mode verify
 else
 	skip mount "no mount tests or CHECK_NO_KERNEL=1"
+fi
+
+# An arch with no emitter and no VMALLOC_EXEC: bcachefs + bkey_jit build,
+# link on the generic unpack, and pass KUnit there.
+if [ -f tests/kernel-generic-build.sh ] && [ "${CHECK_NO_KERNEL:-0}" != 1 ]; then
+	step build-riscv64 bash tests/kernel-generic-build.sh riscv64
+	step kunit-riscv64 bash scripts/kunit-run.sh riscv64
 fi
 
 # The debug leg: KASAN, lockdep and kmemleak kernel, same suites, clean log.

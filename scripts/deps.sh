@@ -7,6 +7,7 @@ PKGS=(
 	build-essential make gcc binutils
 	gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross
 	qemu-user-static qemu-system-x86 qemu-system-arm
+	gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu qemu-system-misc opensbi
 	busybox-static cpio flex bison bc libelf-dev libssl-dev
 	clang llvm lld clang-16 lld-16 llvm-16 libclang-rt-14-dev
 	valgrind python3 gnuplot-nox kmod rsync xz-utils git

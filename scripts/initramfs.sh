@@ -11,6 +11,8 @@
 #               so qemu exits; its exit status is printed as
 #               "bkey-jit-init: exit N" for the host side to check.
 #   EXTRA_FILE  copied to /bin (static test programs).
+# env:  INITRAMFS_MODULES=DIR  a modules_install tree (DIR/lib/modules/...),
+#               copied in so the guest can modprobe
 set -euo pipefail
 
 arch=${1:?usage: initramfs.sh ARCH OUT.cpio.gz INIT_SCRIPT [EXTRA_FILE...]}
@@ -49,6 +51,12 @@ install -m 0755 "$init" "$stage/init.test"
 for f in "$@"; do
 	cp -L "$f" "$stage/bin/"
 done
+if [ -n "${INITRAMFS_MODULES:-}" ]; then
+	[ -d "$INITRAMFS_MODULES/lib/modules" ] ||
+		{ echo "initramfs: no lib/modules in $INITRAMFS_MODULES" >&2; exit 1; }
+	mkdir -p "$stage/lib"
+	cp -a "$INITRAMFS_MODULES/lib/modules" "$stage/lib/"
+fi
 
 # The preamble is /init. No /dev/console node is shipped (that would need
 # root to mknod), so it mounts devtmpfs first and reopens the console.

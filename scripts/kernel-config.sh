@@ -17,12 +17,15 @@ tree=${2:?usage: kernel-config.sh ARCH TREE [VARIANT]}
 variant=${3:-default}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cfgdir=$repo/kernel/config
-cross=
-[ "$arch" = arm64 ] && cross=aarch64-linux-gnu-
+karch=$arch cross=
+case $arch in
+arm64) cross=aarch64-linux-gnu- ;;
+riscv64) karch=riscv cross=riscv64-linux-gnu- ;;
+esac
 # VARIANT=clang: the LLVM toolchain, versioned (Debian's clang-16 etc.)
 llvm=()
 [ "$variant" = clang ] && llvm=(LLVM=-16)
-mk=(make -s -C "$tree" ARCH="$arch" CROSS_COMPILE="$cross" "${llvm[@]}")
+mk=(make -s -C "$tree" ARCH="$karch" CROSS_COMPILE="$cross" "${llvm[@]}")
 
 frags=("$cfgdir/common.fragment" "$cfgdir/$arch.fragment")
 if [ "$variant" != default ]; then
@@ -36,11 +39,13 @@ gen=$tree/.bkey-jit/bkey_jit.fragment
 mkdir -p "$tree/.bkey-jit"
 mode=${BKEY_JIT:-auto}
 have() { for f; do [ -f "$repo/$f" ] || return 1; done; }
-emit=arch/none/bkey_jit_emit.c
-case $arch in x86_64) emit=arch/x86/bkey_jit_emit.c ;; arm64) emit=arch/arm64/bkey_jit_emit.c ;; esac
+# VMALLOC_EXEC exists only where there is an emitter (Kconfig: x86-64 and
+# arm64); elsewhere BKEY_JIT builds with arch/none, the generic unpack.
+emit=arch/none/bkey_jit_emit.c native=0
+case $arch in x86_64) emit=arch/x86/bkey_jit_emit.c native=1 ;; arm64) emit=arch/arm64/bkey_jit_emit.c native=1 ;; esac
 vx=n jit=n kt=n
-if [ "$mode" = 1 ] || { [ "$mode" = auto ] && have vmalloc_exec.c; }; then vx=y; fi
-if [ "$mode" = 1 ] || { [ "$mode" = auto ] && [ $vx = y ] &&
+if [ $native = 1 ] && { [ "$mode" = 1 ] || { [ "$mode" = auto ] && have vmalloc_exec.c; }; }; then vx=y; fi
+if [ "$mode" = 1 ] || { [ "$mode" = auto ] && { [ $vx = y ] || [ $native = 0 ]; } &&
 	have bkey_jit.c bkey_jit_plan.c bkey_jit_debugfs.c "$emit"; }; then jit=y; fi
 if [ "$mode" = 1 ] || { [ "$mode" = auto ] && [ $jit = y ] &&
 	have tests/vmalloc_exec_kunit.c tests/bkey_jit_kunit.c; }; then kt=y; fi
@@ -72,7 +77,7 @@ fi
 echo "kernel-config: $arch ($variant): tinyconfig + ${frags[*]##*/}" >&2
 rm -f "$stamp"
 "${mk[@]}" tinyconfig >/dev/null
-(cd "$tree" && ARCH=$arch CROSS_COMPILE=$cross scripts/kconfig/merge_config.sh -m -O "$tree" \
+(cd "$tree" && ARCH=$karch CROSS_COMPILE=$cross scripts/kconfig/merge_config.sh -m -O "$tree" \
 	"$tree/.config" "${frags[@]}" >/dev/null)
 "${mk[@]}" olddefconfig >/dev/null
 

@@ -2,7 +2,7 @@
 # Prepare the cached, patched kernel build tree for one arch (and variant)
 # and sync the repo's kernel-side sources into its lib/bkey_jit/.
 #
-# usage: kernel-tree.sh ARCH [VARIANT]     ARCH = x86_64 | arm64
+# usage: kernel-tree.sh ARCH [VARIANT]     ARCH = x86_64 | arm64 | riscv64
 # prints the tree path: $CACHE/trees/ARCH (VARIANT other than "default"
 # gets its own tree, $CACHE/trees/ARCH-VARIANT, so configs never fight;
 # VARIANT=clang's objects are clang's, which gcc trees must never reuse).
@@ -16,7 +16,7 @@ set -euo pipefail
 
 arch=${1:?usage: kernel-tree.sh ARCH [VARIANT]}
 variant=${2:-${KVARIANT:-default}}
-case $arch in x86_64 | arm64) ;; *) echo "kernel-tree: bad ARCH $arch" >&2; exit 2 ;; esac
+case $arch in x86_64 | arm64 | riscv64) ;; *) echo "kernel-tree: bad ARCH $arch" >&2; exit 2 ;; esac
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${BKEY_JIT_CACHE:-$HOME/.cache/bkey-jit}

@@ -2,22 +2,25 @@
 # Boot a test kernel + initramfs under qemu (TCG: KVM guests hang here).
 #
 # usage: qemu-run.sh ARCH KERNEL INITRAMFS [--disk IMG]... [--append "..."]
-#                    [--timeout SEC] [--log FILE] [--smp N] [--interactive]
+#                    [--timeout SEC] [--log FILE] [--smp N] [--mem SIZE]
+#                    [--interactive]
+#   ARCH           x86_64 | arm64 | riscv64 (OpenSBI firmware, qemu's default)
 #   --disk IMG     virtio-blk disk (raw, or qcow2 by extension); the first
 #                  is /dev/vda in the guest, the next /dev/vdb, ...
 #   --append       extra kernel command line
 #   --timeout      kill qemu after SEC seconds (default 600); exit 124
 #   --log FILE     console output also written to FILE (always on stdout)
+#   --mem SIZE     guest memory, qemu -m syntax (default 1G)
 #   --interactive  keep stdin attached (a shell in the guest); Ctrl-a x quits
 # exit status: 124 on timeout, 3 if the kernel panicked/oopsed, else qemu's.
 # The command line has panic=-1 so a panic ends qemu at once (-no-reboot).
 set -euo pipefail
 
-usage() { sed -n '3,12p' "$0" >&2; exit 2; }
+usage() { sed -n '3,15p' "$0" >&2; exit 2; }
 [ $# -ge 3 ] || usage
 arch=$1 kernel=$2 initrd=$3
 shift 3
-disks=() append='' timeout=600 log='' smp=1 interactive=''
+disks=() append='' timeout=600 log='' smp=1 mem=1G interactive=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--disk) disks+=("$2"); shift 2 ;;
@@ -25,6 +28,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift 2 ;;
 	--log) log=$2; shift 2 ;;
 	--smp) smp=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
 	--interactive) interactive=1; shift ;;
 	*) usage ;;
 	esac
@@ -41,9 +45,13 @@ arm64)
 	qemu=(qemu-system-aarch64 -M virt -cpu "max,pauth-impdef=on")
 	console=ttyAMA0
 	;;
+riscv64)
+	qemu=(qemu-system-riscv64 -M virt -cpu rv64 -bios default)
+	console=ttyS0
+	;;
 *) usage ;;
 esac
-qemu+=(-m 1G -smp "$smp" -nographic -no-reboot -accel tcg
+qemu+=(-m "$mem" -smp "$smp" -nographic -no-reboot -accel tcg
 	-kernel "$kernel" -initrd "$initrd"
 	-append "console=$console panic=-1 oops=panic $append")
 for d in "${disks[@]}"; do

@@ -8,6 +8,7 @@
 #                           [--kernel IMAGE] [--size SIZE]
 #                           [--btree-node-size SIZE] [--timeout SEC]
 #                           [--ndirs N] [--nfiles N]
+#                           [--variant NAME] [--mem SIZE] [--pressure]
 #   ARCH      x86_64 | arm64
 #   --mode    bkey-jit mode written to debugfs bkey_jit/mode before the
 #             first mount (default on); skipped, with a note, on a kernel
@@ -26,6 +27,16 @@
 #             workload; 32k: 115 / 92 and also passes; 16k makes stock
 #             6.12 itself die in btree splits, "trans path overflow" /
 #             "path 0 refcount overflow", so don't go below 32k)
+#   --variant kernel variant (scripts/kernel-build.sh ARCH VARIANT); a
+#             modular one (module: CONFIG_BCACHEFS_FS=m) gets its modules in
+#             the initramfs and the guest loads bcachefs.ko with modprobe
+#             before the first mount and unloads it at the end
+#   --mem     guest memory (qemu -m; default 1G, 256M with --pressure)
+#   --pressure  remount and verify under memory pressure: the hung-task
+#             timeout lowered to 10 s, all but ~PRESSURE_LEAVE_MB (40) MiB
+#             of available memory pinned in a tmpfs, and the bcachefs
+#             btree-cache shrinker must have freed nodes while the verify
+#             read the tree back
 #
 # Prints PASS/FAIL lines and a final "N passed, N failed". Kernel
 # warnings, oopses, BUGs and bcachefs errors in the console log count as
@@ -37,10 +48,11 @@ arch=${1:-}
 case $arch in
 x86_64) cc=gcc ;;
 arm64) cc=aarch64-linux-gnu-gcc ;;
-*) sed -n '7,26p' "$0" >&2; exit 2 ;;
+*) sed -n '7,37p' "$0" >&2; exit 2 ;;
 esac
 shift
 mode=on cap='' bench=0 spray=0 kernel=${KERNEL:-} size=1G bns=64k timeout='' ndirs=60 nfiles=50
+variant=default mem='' pressure=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--mode) mode=$2; shift 2 ;;
@@ -53,6 +65,9 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift 2 ;;
 	--ndirs) ndirs=$2; shift 2 ;;
 	--nfiles) nfiles=$2; shift 2 ;;
+	--variant) variant=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--pressure) pressure=1; shift ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -60,7 +75,12 @@ case $mode in on|verify|off) ;; *) echo "run.sh: --mode on|verify|off" >&2; exit
 # TCG: arm64 guests are a good deal slower than x86_64 ones
 [ -n "$timeout" ] || { [ "$arch" = arm64 ] && timeout=2400 || timeout=1200; }
 
-out=$repo/build/mount/$arch
+[ $pressure = 0 ] || mem=${mem:-256M}
+# each kind of run keeps its own logs and image
+tag=
+[ "$variant" = default ] || tag=-$variant
+[ $pressure = 0 ] || tag=$tag-pressure
+out=$repo/build/mount/$arch$tag
 mkdir -p "$out" "$repo/build/tools"
 pass=0 fail=0
 ok()  { echo "PASS: $*"; pass=$((pass + 1)); }
@@ -79,9 +99,20 @@ fi
 
 # --- kernel ---
 if [ -z "$kernel" ]; then
-	kernel=$("$repo/scripts/kernel-build.sh" "$arch") || { bad "kernel build"; finish; }
+	kernel=$("$repo/scripts/kernel-build.sh" "$arch" "$variant") || { bad "kernel build"; finish; }
 fi
 [ -f "$kernel" ] || { bad "kernel image $kernel missing"; finish; }
+# a modular kernel: kernel-build.sh installed its modules next to the tree
+modules=0
+mods=${kernel%/arch/*}/.bkey-jit/modules
+if [ -d "$mods/lib/modules" ] && grep -q '^CONFIG_BCACHEFS_FS=m' "${kernel%/arch/*}/.config"; then
+	modules=1
+	if ko=$(find "$mods/lib/modules" -name 'bcachefs.ko*' | head -n 1) && [ -n "$ko" ]; then
+		ok "bcachefs built as a module (${ko##*/}, $(du -k "$ko" | cut -f1) KiB)"
+	else
+		bad "CONFIG_BCACHEFS_FS=m but no bcachefs.ko in $mods"; finish
+	fi
+fi
 
 # --- image ---
 img=$out/disk.img
@@ -98,6 +129,7 @@ init=$out/init.test
 cat >"$init" <<INIT
 #!/bin/sh
 MODE=$mode CAP=$cap BENCH=$bench NDIRS=$ndirs NFILES=$nfiles SPRAY=$spray
+MODULES=$modules PRESSURE=$pressure LEAVE_MB=${PRESSURE_LEAVE_MB:-40}
 export NDIRS NFILES
 WL_WRITE=write WL_VERIFY=verify
 [ "\$SPRAY" = 1 ] && WL_WRITE=spray WL_VERIFY=spray-verify
@@ -122,6 +154,47 @@ knob() {
 		echo "GUEST-NOTE: no $f, $1 left as is"
 	fi
 }
+# --variant module: bcachefs.ko and what it depends on, from modules.dep
+load_bcachefs() {
+	modprobe bcachefs || return 1
+	grep '^bcachefs ' /proc/modules || { echo "bcachefs.ko not in /proc/modules"; return 1; }
+	grep -q 'bcachefs$' /proc/filesystems
+}
+unload_bcachefs() {
+	rmmod bcachefs && ! grep -q '^bcachefs ' /proc/modules
+}
+# --pressure: a short hung-task timeout, so a task stuck in reclaim shows
+hung_task_short() {
+	f=/proc/sys/kernel/hung_task_timeout_secs
+	[ -w $f ] || { echo "no $f (CONFIG_DETECT_HUNG_TASK off?)"; return 1; }
+	echo 10 >$f && [ "$(cat $f)" = 10 ]
+}
+avail_mb() { awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo; }
+# Pin all but LEAVE_MB of available memory in a tmpfs (no swap: it stays),
+# so reading the tree back needs reclaim, and reclaim runs the shrinkers.
+pin_memory() {
+	a=$(avail_mb)
+	n=$((a - LEAVE_MB))
+	[ $n -gt 0 ] || { echo "only $a MiB available"; return 1; }
+	mkdir -p /hog && mount -t tmpfs -o size=${n}m tmpfs /hog &&
+		dd if=/dev/zero of=/hog/pinned bs=1M count=$n 2>/dev/null
+	echo "GUEST-NOTE: pressure: $a MiB available, $n MiB pinned, $(avail_mb) MiB left"
+}
+unpin_memory() {
+	rm -f /hog/pinned && umount /hog
+}
+# bcachefs's btree cache counters (sysfs, per mounted fs): "freed" counts
+# nodes its shrinker freed
+shrinker_freed() {
+	for f in /sys/fs/bcachefs/*/internal/btree_cache; do
+		[ -r "$f" ] && sed 's/^/GUEST-BTREE-CACHE: /' "$f"
+	done
+	n=$(cat /sys/fs/bcachefs/*/internal/btree_cache 2>/dev/null | awk '/^freed:/ { s += $2 } END { print s + 0 }')
+	echo "GUEST-NOTE: btree cache shrinker freed $n nodes"
+	[ "$n" -gt 0 ]
+}
+[ "$PRESSURE" = 1 ] && step "hung-task timeout 10s" hung_task_short
+[ "$MODULES" = 1 ] && step "load bcachefs.ko (modprobe)" load_bcachefs
 knob mode "$MODE"
 [ -n "$CAP" ] && knob code_cap "$CAP"
 
@@ -135,8 +208,13 @@ if [ $rc = 0 ]; then
 	step "umount" umount /mnt
 	# drop every cached node: the remount must read them from disk
 	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
+	[ "$PRESSURE" = 1 ] && step "memory pressure: pin memory in tmpfs" pin_memory
 	step "mount again" mount -t bcachefs /dev/vda /mnt
 	step "workload $WL_VERIFY" /bin/workload.sh $WL_VERIFY /mnt
+	if [ "$PRESSURE" = 1 ]; then
+		step "btree cache shrinker freed nodes during the verify" shrinker_freed
+		step "memory pressure: unpin" unpin_memory
+	fi
 	# the spray leg: every cached unpacker's code, for the host to scan
 	[ "$SPRAY" = 1 ] && [ -r /sys/kernel/debug/bkey_jit/code ] &&
 		sed 's/^/GUEST-CODE: /' /sys/kernel/debug/bkey_jit/code
@@ -165,6 +243,7 @@ if [ $rc = 0 ]; then
 	step "mount -o fsck, verify" sh -c \
 		"mount -t bcachefs -o fsck /dev/vda /mnt && /bin/workload.sh $WL_VERIFY /mnt; r=\$?; umount /mnt || r=1; exit \$r"
 fi
+[ "$MODULES" = 1 ] && step "unload bcachefs.ko (rmmod)" unload_bcachefs
 if [ -r /sys/kernel/debug/bkey_jit/stats ]; then
 	cat /sys/kernel/debug/bkey_jit/stats | sed 's/^/GUEST-STATS: /'
 	mm=$(awk '/verify_mismatches/ { print $2 }' /sys/kernel/debug/bkey_jit/stats)
@@ -187,6 +266,7 @@ exit $rc
 INIT
 
 initrd=$out/initramfs.cpio.gz
+[ $modules = 0 ] || export INITRAMFS_MODULES=$mods
 if "$repo/scripts/initramfs.sh" "$arch" "$initrd" "$init" \
 	"$repo/tests/mount/workload.sh" "$out/bch-subvol" "$out/bch-xattr" \
 	"$out/bch-spray"; then
@@ -202,7 +282,7 @@ t0=$(date +%s)
 append="bkey_jit.mode=$mode"
 [ "$mode" = verify ] && append="$append bcachefs.expensive_debug_checks=1"
 "$repo/scripts/qemu-run.sh" "$arch" "$kernel" "$initrd" --disk "$img" \
-	--append "$append" --timeout "$timeout" --log "$log" >/dev/null
+	--append "$append" --timeout "$timeout" --log "$log" ${mem:+--mem "$mem"} >/dev/null
 qrc=$?
 secs=$(($(date +%s) - t0))
 case $qrc in
@@ -220,13 +300,15 @@ while IFS= read -r l; do
 	GUEST-FAIL:*) bad "${l#GUEST-FAIL: }" ;;
 	esac
 done < <(grep -aE '^GUEST-(PASS|FAIL):' "$log.txt")
-grep -aE '^(GUEST-NOTE|GUEST-STATS|GUEST-FORMATS|GUEST-BENCH|workload:|PASS:|FAIL:)' "$log.txt" | sed 's/^/  guest: /'
+grep -aE '^(GUEST-NOTE|GUEST-STATS|GUEST-FORMATS|GUEST-BENCH|GUEST-BTREE-CACHE|workload:|PASS:|FAIL:)' "$log.txt" | sed 's/^/  guest: /'
 grep -aq '^GUEST-DONE rc=0' "$log.txt" && ok "guest finished cleanly" ||
 	bad "guest did not finish cleanly"
 
 # Kernel trouble: any of these is a failure even if the workload passed.
 # Case matters for the generic markers ("Warning: ..." from ACPI is noise).
 pat='WARNING:|BUG:|kernel BUG at|Oops|Kernel panic|general protection fault|Call Trace:|bkey_jit.*mismatch'
+# hung tasks (--pressure lowers the timeout to 10 s), the OOM killer
+pat="$pat|blocked for more than|hung_task|Out of memory|oom-kill"
 bpat='bcachefs \([^)]*\): .*(error|inconsisten|fixing|repair|invalid)|btree node .*(error|invalid)|invalid bkey'
 { grep -aE "$pat" "$log.txt"; grep -aEi "$bpat" "$log.txt"; } |
 	grep -avi -e 'command line' -e 'opts=' >"$out/kernel-trouble.txt"
@@ -282,5 +364,5 @@ fi
 [ "$spray" = 1 ] && spray_check "$log.txt"
 
 "$repo/build/tools/bcachefs-format" --check "$img" | tail -n 1 | sed 's/^/  host: /'
-echo "mount test $arch mode=$mode: ${secs}s in qemu, log $log"
+echo "mount test $arch$tag mode=$mode: ${secs}s in qemu${mem:+ ($mem)}, log $log"
 finish
