@@ -20,6 +20,8 @@
 #include "tests/ref_unpack.h"
 #include "tests/blind_scan.h"
 #include "tests/test_util.h"
+#include "tests/ebpf_interp.h"
+#include "bkey_jit_bpf.h"
 
 static unsigned long nr_random_formats = 100000;
 static unsigned int keys_per_format = 48;
@@ -168,11 +170,119 @@ static bool check_key(struct test_case *tc, struct bkey_jit *j,
 	return true;
 }
 
+/*
+ * The eBPF backend in the same differential: each format's two plans,
+ * blinded, lowered with and without fast misaligned access, run in the
+ * test interpreter on the same keys. The interpreter grants the program
+ * only the context, the key's key_u64s words and the destination, and in
+ * the aligned variant traps on any misaligned access.
+ */
+enum { EBPF_UNALIGNED, EBPF_ALIGNED, EBPF_NR_VARIANTS };
+
+static const struct bkey_jit_caps ebpf_caps[EBPF_NR_VARIANTS] = {
+	[EBPF_UNALIGNED]	= { .unaligned = true },
+	[EBPF_ALIGNED]		= { .unaligned = false },
+};
+
+struct ebpf_progs {
+	struct bpf_insn	insns[EBPF_NR_VARIANTS][2][BKEY_JIT_BPF_MAX_INSNS];
+	unsigned int	len[EBPF_NR_VARIANTS][2];
+};
+
+static struct test_case ebpf_tc = { .name = "differential: eBPF backend (interpreted)" };
+static unsigned long ebpf_programs, ebpf_runs[EBPF_NR_VARIANTS], ebpf_differ;
+static unsigned long ebpf_executed[EBPF_NR_VARIANTS][2], ebpf_exec_runs[EBPF_NR_VARIANTS][2];
+
+static bool ebpf_lower_format(const struct bkey_format *f, struct ebpf_progs *p)
+{
+	unsigned int v, kind, insns;
+	struct bkey_plan plan;
+
+	for (kind = 0; kind < 2; kind++) {
+		if (bkey_plan_build(f, kind, &plan))
+			return false;
+		bkey_plan_blind(&plan, rng64());
+		for (v = 0; v < EBPF_NR_VARIANTS; v++) {
+			int ret = bkey_jit_bpf_lower(&plan, &ebpf_caps[v], p->insns[v][kind],
+						     &p->len[v][kind], &insns);
+
+			tc_check(&ebpf_tc, !ret, "lowering failed: %d", ret);
+			if (ret)
+				return false;
+			ebpf_programs++;
+		}
+		ebpf_differ += p->len[0][kind] != p->len[1][kind] ||
+			       memcmp(p->insns[0][kind], p->insns[1][kind],
+				      p->len[0][kind] * sizeof(struct bpf_insn));
+	}
+	return true;
+}
+
+/* Run one program on @k into @dst (@dst_len bytes); 0 or -EINVAL. */
+static int ebpf_run_one(const struct ebpf_progs *p, unsigned int v,
+			unsigned int kind, const struct bkey_format *f,
+			const struct bkey_packed *k, void *dst, unsigned int dst_len)
+{
+	struct bkey_jit_bpf_ctx ctx = { .dst = dst, .src = k };
+	struct ebpf_vm vm = {
+		.regions = {
+			{ &ctx, sizeof(ctx), false },
+			{ k, 8 * f->key_u64s, false },
+			{ dst, dst_len, true },
+		},
+		.nr_regions	= 3,
+		.strict_align	= v == EBPF_ALIGNED,
+	};
+	int ret = ebpf_run(&vm, p->insns[v][kind], p->len[v][kind],
+			   (u64)(unsigned long)&ctx, NULL);
+
+	if (ret)
+		fprintf(stderr, "ebpf: %s\n", vm.err);
+	ebpf_executed[v][kind] += vm.executed;
+	ebpf_exec_runs[v][kind]++;
+	return ret;
+}
+
+static void ebpf_check_key(const struct ebpf_progs *p, const struct bkey_format *f,
+			   const struct bkey_packed *k)
+{
+	struct bkey a __aligned(8), c;
+	struct bpos pa __aligned(8), pc;
+	unsigned int v;
+
+	ref_unpack_bits(f, k, &c);
+	ref_unpack_pos_bits(f, k, &pc);
+	for (v = 0; v < EBPF_NR_VARIANTS; v++) {
+		int r1, r2;
+
+		memset(&a, 0x55, sizeof(a));
+		memset(&pa, 0x66, sizeof(pa));
+		r1 = ebpf_run_one(p, v, BKEY_PLAN_UNPACK, f, k, &a, sizeof(a));
+		r2 = ebpf_run_one(p, v, BKEY_PLAN_UNPACK_POS, f, k, &pa, sizeof(pa));
+		ebpf_runs[v] += 2;
+		if (!r1 && !r2 && !memcmp(&a, &c, 40) && !memcmp(&pa, &pc, 20)) {
+			ebpf_tc.checks++;
+			continue;
+		}
+		{
+			char buf[256];
+
+			bkey_jit_format_to_text(buf, sizeof(buf), f);
+			tc_check(&ebpf_tc, 0, "%s variant: format %s: run %d/%d, full %s, pos %s",
+				 v == EBPF_ALIGNED ? "aligned" : "unaligned", buf, r1, r2,
+				 memcmp(&a, &c, 40) ? "differs" : "ok",
+				 memcmp(&pa, &pc, 20) ? "differs" : "ok");
+		}
+	}
+}
+
 static void check_format(struct test_case *tc, const struct bkey_format *f,
 			 bool want_code)
 {
 	struct bkey_packed k __aligned(8);
 	struct bkey_jit *j = bkey_jit_get(f);
+	static struct ebpf_progs progs;
+	bool ebpf;
 	unsigned int i;
 
 	if (IS_ERR(j)) {
@@ -186,11 +296,14 @@ static void check_format(struct test_case *tc, const struct bkey_format *f,
 		tc_check(tc, j->unpack && j->unpack_pos,
 			 "no code for a valid format (fallback %u)", j->fallback);
 
+	ebpf = ebpf_lower_format(f, &progs);
 	for (i = 0; i < keys_per_format; i++) {
 		if (i < 4)
 			key_from_values(f, &k, i);
 		else
 			key_random(f, &k);
+		if (ebpf)
+			ebpf_check_key(&progs, f, &k);
 		if (!check_key(tc, j, &k))
 			break;
 	}
@@ -673,8 +786,47 @@ static void test_options(void)
 }
 
 struct blind_stats {
-	unsigned long	formats, functions, found;
+	unsigned long	formats, functions, found, ebpf_found;
 };
+
+/*
+ * The immediates a BPF JIT copies into machine code: each imm32, and the
+ * 64-bit value of an LD_IMM64. Count where pattern @p occurs in them.
+ */
+static unsigned int ebpf_scan_imms(const struct bpf_insn *insns, unsigned int len,
+				   const struct blind_pattern *p)
+{
+	unsigned int i, n = 0;
+
+	if (!p->scanned)
+		return 0;
+	for (i = 0; i < len; i++) {
+		u8 v[8];
+
+		memcpy(v, &insns[i].imm, 4);
+		if (insns[i].code == (BPF_LD | BPF_DW | BPF_IMM) && i + 1 < len) {
+			memcpy(v + 4, &insns[++i].imm, 4);
+			n += blind_count(v, 8, p->b, NULL, 0);
+		} else {
+			n += blind_count(v, 4, p->b, NULL, 0);
+		}
+	}
+	return n;
+}
+
+static unsigned int ebpf_scan_format(const struct bkey_format *f,
+				     const struct blind_pattern *p)
+{
+	static struct ebpf_progs progs;
+	unsigned int v, kind, n = 0;
+
+	if (!ebpf_lower_format(f, &progs))
+		return 0;
+	for (v = 0; v < EBPF_NR_VARIANTS; v++)
+		for (kind = 0; kind < 2; kind++)
+			n += ebpf_scan_imms(progs.insns[v][kind], progs.len[v][kind], p);
+	return n;
+}
 
 /* Compile @f through the cache, check keys, scan the code for @p. */
 static void blind_one(struct test_case *tc, const struct bkey_format *f,
@@ -695,6 +847,7 @@ static void blind_one(struct test_case *tc, const struct bkey_format *f,
 	st->formats++;
 	st->functions += 2;
 	st->found += hits;
+	st->ebpf_found += ebpf_scan_format(f, p);
 	if (hits && bkey_jit_blinding_enabled()) {
 		char buf[256];
 
@@ -753,6 +906,11 @@ static void test_blinding(void)
 	bkey_jit_set_emit_opts(&o);
 
 	tc_check(&tc, st.found == 0, "%lu planted patterns found", st.found);
+	tc_check(&tc, st.ebpf_found == 0, "%lu planted patterns in eBPF immediates",
+		 st.ebpf_found);
+	tc_check(&tc, plain.ebpf_found > 0, "control: no pattern in unblinded eBPF");
+	printf("# blinding scan, eBPF immediates (both variants): %lu found"
+	       " (control without blinding: %lu)\n", st.ebpf_found, plain.ebpf_found);
 	/* The control: unblinded x86 code carries them (arm64 words differ). */
 	if (bkey_jit_arch_name && !strcmp(bkey_jit_arch_name, "x86-64"))
 		tc_check(&tc, plain.found > 0, "control: scan found nothing unblinded");
@@ -760,6 +918,29 @@ static void test_blinding(void)
 	       " (control without blinding: %lu found in %lu functions)\n",
 	       st.formats, st.functions, st.found, plain.found, plain.functions);
 	tc_end(&tc);
+}
+
+/* The eBPF differential's counts, and its own pass/fail line. */
+static void ebpf_report(void)
+{
+	static const char *const kinds[2] = { "full", "pos" };
+	unsigned int v, kind;
+
+	tc_check(&ebpf_tc, ebpf_programs > 0 && ebpf_runs[EBPF_ALIGNED] > 0,
+		 "no eBPF program ran");
+	/* The aligned variant must really differ somewhere. */
+	tc_check(&ebpf_tc, ebpf_differ > 0, "aligned and unaligned lowering never differ");
+	printf("# ebpf: %lu programs lowered, %lu plans where the aligned-loads variant differs;"
+	       " %lu runs unaligned, %lu runs aligned-loads (strict alignment)\n",
+	       ebpf_programs, ebpf_differ, ebpf_runs[EBPF_UNALIGNED], ebpf_runs[EBPF_ALIGNED]);
+	printf("# ebpf instructions executed per key:");
+	for (v = 0; v < EBPF_NR_VARIANTS; v++)
+		for (kind = 0; kind < 2; kind++)
+			printf(" %s %s %.2f%s", v == EBPF_ALIGNED ? "aligned" : "unaligned",
+			       kinds[kind], ebpf_exec_runs[v][kind] ?
+			       (double)ebpf_executed[v][kind] / ebpf_exec_runs[v][kind] : 0.0,
+			       v + kind < 2 ? "," : "\n");
+	tc_end(&ebpf_tc);
 }
 
 int main(int argc, char **argv)
@@ -797,5 +978,6 @@ int main(int argc, char **argv)
 		test_blinding();
 	printf("# %lu key checks (JIT, generic, bcachefs algorithm, bit reference; full and position)\n",
 	       key_checks);
+	ebpf_report();
 	return tests_summary();
 }
