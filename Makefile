@@ -11,7 +11,7 @@ HOST_ARCH	:= $(shell uname -m)
 CORE_SRCS	:= bkey_jit.c bkey_jit_plan.c bkey_jit_format.c bkey_jit_emit.c \
 		   bkey_jit_bpf_lower.c user/vmalloc_exec_user.c \
 		   user/rcu_user.c user/rhashtable_user.c user/workqueue_user.c \
-		   user/bkey_jit_random_user.c
+		   user/bkey_jit_random_user.c user/bkey_jit_bpf_user.c tests/ebpf_interp.c
 HDRS		:= $(wildcard *.h compat/*.h arch/*/*.h)
 CFLAGS_COMMON	:= -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
 		   -Wno-missing-field-initializers -I$(REPO) -MMD -MP
@@ -59,9 +59,6 @@ $(BUILD)/$(1)/libbkeyjit.a: $$($(1)_OBJS)
 
 $(BUILD)/$(1)/%: $(BUILD)/$(1)/tests/%.o $(BUILD)/$(1)/libbkeyjit.a
 	$$($(1)_CC) -o $$@ $$^ $$($(1)_LDFLAGS)
-
-# The tests that run eBPF programs link the test interpreter.
-$(BUILD)/$(1)/test_unpack $(BUILD)/$(1)/bench: $(BUILD)/$(1)/tests/ebpf_interp.o
 
 -include $$(wildcard $(BUILD)/$(1)/*.d $(BUILD)/$(1)/*/*.d $(BUILD)/$(1)/*/*/*.d)
 endef

@@ -37,4 +37,56 @@ int bkey_jit_bpf_lower(const struct bkey_plan *plan,
 		       struct bpf_insn *insns, unsigned int *nr_slots,
 		       unsigned int *nr_insns);
 
+/*
+ * A format's two programs (full key, position only), JIT-compiled by the
+ * kernel's BPF JIT (bkey_jit_bpf.c; in userspace, run by the test
+ * interpreter). Opaque to the cache, which only compiles, calls and frees.
+ */
+struct bkey_jit_bpf;
+
+#if IS_ENABLED(CONFIG_BPF_JIT) || !defined(__KERNEL__)
+struct bkey_jit_bpf *bkey_jit_bpf_compile(const struct bkey_plan plan[2]);
+void bkey_jit_bpf_free(struct bkey_jit_bpf *b);
+void bkey_jit_bpf_unpack(const struct bkey_jit_bpf *b, struct bkey *dst,
+			 const struct bkey_packed *src);
+void bkey_jit_bpf_unpack_pos(const struct bkey_jit_bpf *b, struct bpos *dst,
+			     const struct bkey_packed *src);
+unsigned int bkey_jit_bpf_insns(const struct bkey_jit_bpf *b, bool pos);
+unsigned int bkey_jit_bpf_code_len(const struct bkey_jit_bpf *b);
+#else
+/* No BPF JIT in this kernel: the eBPF backend never compiles anything. */
+static inline struct bkey_jit_bpf *
+bkey_jit_bpf_compile(const struct bkey_plan plan[2])
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+static inline void bkey_jit_bpf_free(struct bkey_jit_bpf *b)
+{
+}
+
+static inline void bkey_jit_bpf_unpack(const struct bkey_jit_bpf *b,
+				       struct bkey *dst,
+				       const struct bkey_packed *src)
+{
+}
+
+static inline void bkey_jit_bpf_unpack_pos(const struct bkey_jit_bpf *b,
+					   struct bpos *dst,
+					   const struct bkey_packed *src)
+{
+}
+
+static inline unsigned int bkey_jit_bpf_insns(const struct bkey_jit_bpf *b,
+					      bool pos)
+{
+	return 0;
+}
+
+static inline unsigned int bkey_jit_bpf_code_len(const struct bkey_jit_bpf *b)
+{
+	return 0;
+}
+#endif
+
 #endif /* _BKEY_JIT_BPF_H */

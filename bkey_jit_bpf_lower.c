@@ -69,7 +69,7 @@ static u8 scratch_reg(struct bkey_jit_ctx *ctx, unsigned int idx,
 	return r < 0 ? SPARE_REG : vreg_map[r];
 }
 
-static bool access_ok(struct bkey_jit_ctx *ctx, unsigned int off,
+static bool bpf_access_fast(struct bkey_jit_ctx *ctx, unsigned int off,
 		      unsigned int size)
 {
 	return ctx->caps->unaligned || !(off % size);
@@ -95,7 +95,7 @@ static void emit_store_reg(struct bkey_jit_ctx *ctx, u8 reg, unsigned int off,
 {
 	unsigned int done = 0, p;
 
-	if (access_ok(ctx, off, size)) {
+	if (bpf_access_fast(ctx, off, size)) {
 		emit(ctx, BPF_STX_MEM(bpf_size(size), DST_REG, reg, off));
 		return;
 	}
@@ -117,7 +117,7 @@ static void emit_store_plain_imm(struct bkey_jit_ctx *ctx, unsigned int off,
 {
 	unsigned int done, p;
 
-	if (access_ok(ctx, off, size)) {
+	if (bpf_access_fast(ctx, off, size)) {
 		emit(ctx, BPF_ST_MEM(bpf_size(size), DST_REG, off, (s32)v));
 		return;
 	}
@@ -337,7 +337,7 @@ static unsigned int bpf_op(struct bkey_jit_ctx *ctx, unsigned int idx)
 		lower_header(ctx, idx);
 		break;
 	case BKEY_PLAN_LOAD:
-		if (!access_ok(ctx, op->off, op->size))
+		if (!bpf_access_fast(ctx, op->off, op->size))
 			return lower_load_aligned(ctx, idx);
 		emit(ctx, BPF_LDX_MEM(bpf_size(op->size), vreg_map[op->reg],
 				      SRC_REG, op->off));

@@ -785,6 +785,114 @@ static void test_options(void)
 	tc_end(&tc);
 }
 
+struct backend_probe {
+	const struct bkey_jit	*j;
+	struct bkey_jit_info	info;
+	bool			found;
+};
+
+static void backend_find(const struct bkey_jit *j, const struct bkey_jit_info *info,
+			 void *arg)
+{
+	struct backend_probe *p = arg;
+
+	if (j == p->j) {
+		p->info = *info;
+		p->found = true;
+	}
+}
+
+/* Get @f with the backend @b chosen, check keys, report what compiled it. */
+static struct bkey_jit *backend_get(struct test_case *tc, const struct bkey_format *f,
+				    enum bkey_jit_backend_choice b,
+				    struct backend_probe *probe)
+{
+	struct bkey_jit *j;
+
+	bkey_jit_set_backend(b);
+	j = bkey_jit_get(f);
+	bkey_jit_set_backend(BKEY_JIT_BACKEND_AUTO);
+	tc_check(tc, !IS_ERR(j), "%s: format refused", bkey_jit_backend_names[b]);
+	if (IS_ERR(j))
+		return NULL;
+	check_some_keys(tc, j, 64);
+	memset(probe, 0, sizeof(*probe));
+	probe->j = j;
+	bkey_jit_for_each(backend_find, probe);
+	tc_check(tc, probe->found, "%s: unpacker not listed", bkey_jit_backend_names[b]);
+	return j;
+}
+
+/*
+ * Backend selection through the cache: bkey_jit.backend=ebpf compiles
+ * every new format to eBPF (run here by the test interpreter) and the
+ * unpackers say so; verify mode compares it with the generic unpack;
+ * generic compiles nothing, with its own fallback reason; native is
+ * native. Freed programs give their bytes back.
+ */
+static void test_backends(void)
+{
+	struct test_case tc = { .name = "backend selection (auto, ebpf, generic, native)" };
+	struct bkey_jit_stats s0, s1;
+	struct backend_probe probe;
+	struct bkey_format f;
+	struct bkey_jit *j;
+	unsigned int i, ebpf = 0;
+
+	bkey_jit_get_stats(&s0);
+	for (i = 0; i < 200; i++) {
+		random_format(&f);
+		j = backend_get(&tc, &f, BKEY_JIT_BACKEND_EBPF, &probe);
+		if (!j)
+			continue;
+		tc_check(&tc, !j->unpack && !j->unpack_pos, "ebpf: native code published");
+		tc_check(&tc, j->fallback == BKEY_JIT_FALLBACK_NONE, "ebpf: fallback %u",
+			 j->fallback);
+		tc_check(&tc, probe.found && !strcmp(probe.info.backend, "ebpf") &&
+			 probe.info.unpack_insns > 2 && probe.info.pos_insns > 2,
+			 "ebpf: listed as %s, %u/%u insns", probe.info.backend,
+			 probe.info.unpack_insns, probe.info.pos_insns);
+		ebpf += probe.found && !strcmp(probe.info.backend, "ebpf");
+		bkey_jit_set_mode(BKEY_JIT_MODE_VERIFY);
+		check_some_keys(&tc, j, 16);
+		bkey_jit_set_mode(BKEY_JIT_MODE_ON);
+		bkey_jit_put(j);
+	}
+	bkey_jit_get_stats(&s1);
+	tc_check(&tc, s1.jit_unpacks - s0.jit_unpacks == 200 * 16 * 2,
+		 "verify ran %ld eBPF unpacks", s1.jit_unpacks - s0.jit_unpacks);
+	tc_check(&tc, s1.verify_mismatches == s0.verify_mismatches, "verify mismatches");
+	tc_check(&tc, s1.compiles - s0.compiles == 200, "%ld compiles",
+		 s1.compiles - s0.compiles);
+
+	random_format(&f);
+	j = backend_get(&tc, &f, BKEY_JIT_BACKEND_GENERIC, &probe);
+	tc_check(&tc, j && !j->unpack && j->fallback == BKEY_JIT_FALLBACK_BACKEND &&
+		 !strcmp(probe.info.backend, "generic"), "generic: compiled or misreported");
+	bkey_jit_put(j);
+
+	random_format(&f);
+	j = backend_get(&tc, &f, BKEY_JIT_BACKEND_NATIVE, &probe);
+	if (bkey_jit_arch_name)
+		tc_check(&tc, j && j->unpack && !strcmp(probe.info.backend, bkey_jit_arch_name),
+			 "native: not native");
+	bkey_jit_put(j);
+
+	/* auto: native where there is a native backend, else eBPF */
+	random_format(&f);
+	j = backend_get(&tc, &f, BKEY_JIT_BACKEND_AUTO, &probe);
+	tc_check(&tc, j && !strcmp(probe.info.backend, bkey_jit_arch_name ?: "ebpf"),
+		 "auto chose %s", probe.info.backend);
+	bkey_jit_put(j);
+
+	bkey_jit_flush();
+	bkey_jit_get_stats(&s1);
+	tc_check(&tc, s1.formats == 0 && s1.code_bytes == 0, "leak: %ld formats, %ld bytes",
+		 s1.formats, s1.code_bytes);
+	printf("# backends: %u formats compiled to eBPF through the cache\n", ebpf);
+	tc_end(&tc);
+}
+
 struct blind_stats {
 	unsigned long	formats, functions, found, ebpf_found;
 };
@@ -972,6 +1080,7 @@ int main(int argc, char **argv)
 	test_fallback();
 	test_options();
 	test_concurrency();
+	test_backends();
 	test_structured(want_code);
 	test_random(want_code);
 	if (want_code)
