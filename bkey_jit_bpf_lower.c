@@ -70,7 +70,7 @@ static u8 scratch_reg(struct bkey_jit_ctx *ctx, unsigned int idx,
 }
 
 static bool bpf_access_fast(struct bkey_jit_ctx *ctx, unsigned int off,
-		      unsigned int size)
+			    unsigned int size)
 {
 	return ctx->caps->unaligned || !(off % size);
 }
