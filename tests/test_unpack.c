@@ -193,6 +193,50 @@ static struct test_case ebpf_tc = { .name = "differential: eBPF backend (interpr
 static unsigned long ebpf_programs, ebpf_runs[EBPF_NR_VARIANTS], ebpf_differ;
 static unsigned long ebpf_executed[EBPF_NR_VARIANTS][2], ebpf_exec_runs[EBPF_NR_VARIANTS][2];
 
+static bool imm_from_plan(const struct bkey_plan *plan, s32 imm)
+{
+	unsigned int i;
+
+	for (i = 0; i < plan->nr_ops; i++) {
+		const struct bkey_plan_op *op = &plan->ops[i];
+
+		if ((op->code == BKEY_PLAN_ADD || op->code == BKEY_PLAN_STORE_IMM) &&
+		    ((u32)imm == (u32)op->imm || (u32)imm == (u32)(op->imm >> 32) ||
+		     (op->blind && (u32)imm == op->key)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Every immediate in the program is a shift count, a small value, one of
+ * the header's fixed masks, or a value the plan holds (its blinded
+ * constants): nothing the lowering derives from the format on its own.
+ */
+static unsigned long ebpf_imm_checks;
+
+static void ebpf_check_imms(const struct bkey_plan *plan, const struct bpf_insn *insns,
+			    unsigned int len)
+{
+	unsigned int i;
+
+	for (i = 0; i < len; i++) {
+		const struct bpf_insn *in = &insns[i];
+		u8 op = BPF_OP(in->code);
+		bool shift = (BPF_CLASS(in->code) == BPF_ALU64 || BPF_CLASS(in->code) == BPF_ALU) &&
+			     (op == BPF_LSH || op == BPF_RSH || op == BPF_END);
+		s32 imm = in->imm;
+		bool ok = (shift && imm >= 0 && imm < 64) || (imm >= -128 && imm <= 127) ||
+			  imm == 0x00ff80ff || imm == 0x100 || imm_from_plan(plan, imm);
+
+		if (in->code == (BPF_LD | BPF_DW | BPF_IMM) && i + 1 < len)
+			ok = imm_from_plan(plan, imm) && imm_from_plan(plan, insns[++i].imm);
+		ebpf_imm_checks++;
+		tc_check(&ebpf_tc, ok, "insn %u (code %#x) carries imm %#x not from the plan",
+			 i, in->code, (u32)imm);
+	}
+}
+
 static bool ebpf_lower_format(const struct bkey_format *f, struct ebpf_progs *p)
 {
 	unsigned int v, kind, insns;
@@ -209,6 +253,7 @@ static bool ebpf_lower_format(const struct bkey_format *f, struct ebpf_progs *p)
 			tc_check(&ebpf_tc, !ret, "lowering failed: %d", ret);
 			if (ret)
 				return false;
+			ebpf_check_imms(&plan, p->insns[v][kind], p->len[v][kind]);
 			ebpf_programs++;
 		}
 		ebpf_differ += p->len[0][kind] != p->len[1][kind] ||
@@ -1028,6 +1073,55 @@ static void test_blinding(void)
 	tc_end(&tc);
 }
 
+/*
+ * The eBPF lowering goes through the shared driver: malformed plans are
+ * refused, and a plan too long for BKEY_JIT_BPF_MAX_INSNS is refused
+ * without a write past it.
+ */
+static void test_ebpf_limits(void)
+{
+	struct test_case tc = { .name = "eBPF lowering: refusals and bounds" };
+	static struct bpf_insn buf[BKEY_JIT_BPF_MAX_INSNS + 8];
+	struct bkey_plan p = { .kind = BKEY_PLAN_UNPACK };
+	unsigned int i, len = 7, nr = 7;
+
+	tc_check(&tc, bkey_jit_bpf_lower(&p, &ebpf_caps[0], buf, &len, &nr) == -EINVAL,
+		 "empty plan lowered");
+	p.ops[0].code = BKEY_PLAN_STORE_IMM;
+	p.ops[0].size = 4;
+	p.nr_ops = 1;
+	tc_check(&tc, bkey_jit_bpf_lower(&p, &ebpf_caps[0], buf, &len, &nr) == -EINVAL,
+		 "plan without RET lowered");
+	p.ops[0].code = BKEY_PLAN_FUNNEL;
+	p.ops[0].reg = p.ops[0].reg2 = 1;
+	p.ops[0].shift = 8;
+	p.ops[0].width = 64;
+	p.ops[0].size = 8;
+	p.ops[1].code = BKEY_PLAN_RET;
+	p.nr_ops = 2;
+	tc_check(&tc, bkey_jit_bpf_lower(&p, &ebpf_caps[0], buf, &len, &nr) == -EINVAL,
+		 "funnel reg2 == reg lowered");
+	tc_check(&tc, len == 7 && nr == 7, "outputs written on error");
+
+	/* Every op a blinded 64-bit store: four slots each, too many. */
+	memset(buf, 0x5a, sizeof(buf));
+	for (i = 0; i < BKEY_PLAN_MAX_OPS - 1; i++) {
+		p.ops[i] = (struct bkey_plan_op) {
+			.code = BKEY_PLAN_STORE_IMM, .size = 8, .off = 8 * (i % 5),
+			.blind = BKEY_PLAN_BLIND_MUL, .key = 3, .imm = 0x123456789abcdefULL,
+		};
+	}
+	p.ops[i].code = BKEY_PLAN_RET;
+	p.nr_ops = i + 1;
+	tc_check(&tc, bkey_jit_bpf_lower(&p, &ebpf_caps[0], buf, &len, &nr) == -EINVAL,
+		 "over-long program lowered");
+	for (i = BKEY_JIT_BPF_MAX_INSNS * 8; i < sizeof(buf); i++)
+		if (((u8 *)buf)[i] != 0x5a)
+			break;
+	tc_check(&tc, i == sizeof(buf), "wrote past BKEY_JIT_BPF_MAX_INSNS");
+	tc_end(&tc);
+}
+
 /* The eBPF differential's counts, and its own pass/fail line. */
 static void ebpf_report(void)
 {
@@ -1038,9 +1132,11 @@ static void ebpf_report(void)
 		 "no eBPF program ran");
 	/* The aligned variant must really differ somewhere. */
 	tc_check(&ebpf_tc, ebpf_differ > 0, "aligned and unaligned lowering never differ");
-	printf("# ebpf: %lu programs lowered, %lu plans where the aligned-loads variant differs;"
+	printf("# ebpf: %lu programs lowered (%lu immediates checked against the plan),"
+	       " %lu plans where the aligned-loads variant differs;"
 	       " %lu runs unaligned, %lu runs aligned-loads (strict alignment)\n",
-	       ebpf_programs, ebpf_differ, ebpf_runs[EBPF_UNALIGNED], ebpf_runs[EBPF_ALIGNED]);
+	       ebpf_programs, ebpf_imm_checks, ebpf_differ, ebpf_runs[EBPF_UNALIGNED],
+	       ebpf_runs[EBPF_ALIGNED]);
 	printf("# ebpf instructions executed per key:");
 	for (v = 0; v < EBPF_NR_VARIANTS; v++)
 		for (kind = 0; kind < 2; kind++)
@@ -1081,6 +1177,7 @@ int main(int argc, char **argv)
 	test_options();
 	test_concurrency();
 	test_backends();
+	test_ebpf_limits();
 	test_structured(want_code);
 	test_random(want_code);
 	if (want_code)
