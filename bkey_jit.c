@@ -452,7 +452,7 @@ EXPORT_SYMBOL_GPL(bkey_jit_get_backend);
 static enum bkey_jit_fallback bkey_jit_compile_with(struct bkey_jit_entry *e,
 						    struct bkey_jit_compile_buf *cb)
 {
-	enum bkey_jit_fallback native = bkey_jit_unavailable();
+	enum bkey_jit_fallback native = bkey_jit_unavailable(), why;
 
 	switch (READ_ONCE(bkey_jit_backend)) {
 	case BKEY_JIT_BACKEND_GENERIC:
@@ -463,8 +463,11 @@ static enum bkey_jit_fallback bkey_jit_compile_with(struct bkey_jit_entry *e,
 		return native == BKEY_JIT_FALLBACK_NONE ?
 		       bkey_jit_compile(e, cb) : native;
 	default:
-		return native == BKEY_JIT_FALLBACK_NONE ?
-		       bkey_jit_compile(e, cb) : bkey_jit_compile_bpf(e, cb);
+		if (native == BKEY_JIT_FALLBACK_NONE)
+			return bkey_jit_compile(e, cb);
+		why = bkey_jit_compile_bpf(e, cb);
+		/* No BPF JIT either: say why native code could not run. */
+		return why == BKEY_JIT_FALLBACK_NO_ARCH ? native : why;
 	}
 }
 

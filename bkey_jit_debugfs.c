@@ -123,7 +123,9 @@ static void bkey_jit_code_show_one(const struct bkey_jit *j,
 	bkey_jit_code_show_plan(m, &j->format, false);
 	bkey_jit_code_show_plan(m, &j->format, true);
 	if (!code) {
-		seq_printf(m, "code none fallback %s\n\n",
+		/* generic, or eBPF: its code is the BPF JIT's, not listed */
+		seq_printf(m, "code none backend %s insns %u/%u fallback %s\n\n",
+			   info->backend, info->unpack_insns, info->pos_insns,
 			   bkey_jit_fallback_names[j->fallback]);
 		return;
 	}
