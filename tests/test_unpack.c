@@ -334,7 +334,8 @@ static void check_format(struct test_case *tc, const struct bkey_format *f,
 		char buf[256];
 
 		bkey_jit_format_to_text(buf, sizeof(buf), f);
-		tc_check(tc, 0, "valid format refused: %s", buf);
+		tc_check(tc, 0, "valid format refused: %s (error %ld, validation %d)", buf,
+			 PTR_ERR(j), bkey_format_validate(f, NULL, 0));
 		return;
 	}
 	if (want_code)
