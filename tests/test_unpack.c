@@ -187,6 +187,7 @@ static const struct bkey_jit_caps ebpf_caps[EBPF_NR_VARIANTS] = {
 struct ebpf_progs {
 	struct bpf_insn	insns[EBPF_NR_VARIANTS][2][BKEY_JIT_BPF_MAX_INSNS];
 	unsigned int	len[EBPF_NR_VARIANTS][2];
+	unsigned int	nr_insns[EBPF_NR_VARIANTS][2];
 };
 
 static struct test_case ebpf_tc = { .name = "differential: eBPF backend (interpreted)" };
@@ -249,6 +250,8 @@ static bool ebpf_lower_format(const struct bkey_format *f, struct ebpf_progs *p)
 		for (v = 0; v < EBPF_NR_VARIANTS; v++) {
 			int ret = bkey_jit_bpf_lower(&plan, &ebpf_caps[v], p->insns[v][kind],
 						     &p->len[v][kind], &insns);
+
+			p->nr_insns[v][kind] = insns;
 
 			tc_check(&ebpf_tc, !ret, "lowering failed: %d", ret);
 			if (ret)
@@ -321,6 +324,49 @@ static void ebpf_check_key(const struct ebpf_progs *p, const struct bkey_format 
 	}
 }
 
+/*
+ * The issue's bound: the eBPF program's own instructions at most twice the
+ * native backend's, per function (straight-line code: what runs per key).
+ */
+static double ebpf_worst_ratio[2];
+static char ebpf_worst_format[2][256];
+
+struct native_probe {
+	const struct bkey_jit	*j;
+	unsigned int		insns[2];	/* full, pos */
+};
+
+static void native_insns(const struct bkey_jit *j, const struct bkey_jit_info *info,
+			 void *arg)
+{
+	struct native_probe *p = arg;
+
+	if (j == p->j) {
+		p->insns[0] = info->unpack_insns;
+		p->insns[1] = info->pos_insns;
+	}
+}
+
+static void ebpf_compare_native(struct bkey_jit *j, const struct ebpf_progs *p)
+{
+	struct native_probe probe = { .j = j };
+	unsigned int kind;
+
+	if (!j->unpack)
+		return;
+	bkey_jit_for_each(native_insns, &probe);
+	for (kind = 0; kind < 2; kind++) {
+		double r = probe.insns[kind] ?
+			   (double)p->nr_insns[EBPF_UNALIGNED][kind] / probe.insns[kind] : 0;
+
+		if (r > ebpf_worst_ratio[kind]) {
+			ebpf_worst_ratio[kind] = r;
+			bkey_jit_format_to_text(ebpf_worst_format[kind],
+						sizeof(ebpf_worst_format[kind]), &j->format);
+		}
+	}
+}
+
 static void check_format(struct test_case *tc, const struct bkey_format *f,
 			 bool want_code)
 {
@@ -343,6 +389,8 @@ static void check_format(struct test_case *tc, const struct bkey_format *f,
 			 "no code for a valid format (fallback %u)", j->fallback);
 
 	ebpf = ebpf_lower_format(f, &progs);
+	if (ebpf && want_code)
+		ebpf_compare_native(j, &progs);
 	for (i = 0; i < keys_per_format; i++) {
 		if (i < 4)
 			key_from_values(f, &k, i);
@@ -1145,6 +1193,13 @@ static void ebpf_report(void)
 			       kinds[kind], ebpf_exec_runs[v][kind] ?
 			       (double)ebpf_executed[v][kind] / ebpf_exec_runs[v][kind] : 0.0,
 			       v + kind < 2 ? "," : "\n");
+	if (bkey_jit_arch_name) {
+		printf("# ebpf/native instructions, worst format: full %.2f (%s), pos %.2f (%s)\n",
+		       ebpf_worst_ratio[0], ebpf_worst_format[0], ebpf_worst_ratio[1],
+		       ebpf_worst_format[1]);
+		tc_check(&ebpf_tc, ebpf_worst_ratio[0] <= 2.0 && ebpf_worst_ratio[1] <= 2.0,
+			 "eBPF more than twice the native instructions");
+	}
 	tc_end(&ebpf_tc);
 }
 
