@@ -21,7 +21,9 @@
 #define _BKEY_JIT_BPF_H
 
 #include "bkey_jit_emit.h"
-#include "compat/bkey_jit_bpf_insn.h"
+
+/* Only the lowering needs its layout (compat/bkey_jit_bpf_insn.h). */
+struct bpf_insn;
 
 /* What the program receives in R1. */
 struct bkey_jit_bpf_ctx {

@@ -17,6 +17,7 @@
  * misaligned store is split into aligned pieces.
  */
 #include "bkey_jit_bpf.h"
+#include "compat/bkey_jit_bpf_insn.h"
 
 #define DST_REG		BPF_REG_1
 #define SRC_REG		BPF_REG_2

@@ -8,6 +8,7 @@
  * lowering bug: it aborts the test run.
  */
 #include "bkey_jit_bpf.h"
+#include "compat/bkey_jit_bpf_insn.h"
 #include "tests/ebpf_interp.h"
 
 struct bkey_jit_bpf {
