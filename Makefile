@@ -8,9 +8,10 @@ REPO		:= $(CURDIR)
 BUILD		:= build
 HOST_ARCH	:= $(shell uname -m)
 
-CORE_SRCS	:= bkey_jit.c bkey_jit_plan.c bkey_jit_format.c user/vmalloc_exec_user.c \
+CORE_SRCS	:= bkey_jit.c bkey_jit_plan.c bkey_jit_format.c bkey_jit_emit.c \
+		   bkey_jit_bpf_lower.c user/vmalloc_exec_user.c \
 		   user/rcu_user.c user/rhashtable_user.c user/workqueue_user.c \
-		   user/bkey_jit_random_user.c
+		   user/bkey_jit_random_user.c user/bkey_jit_bpf_user.c tests/ebpf_interp.c
 HDRS		:= $(wildcard *.h compat/*.h arch/*/*.h)
 CFLAGS_COMMON	:= -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
 		   -Wno-missing-field-initializers -I$(REPO) -MMD -MP

@@ -15,6 +15,7 @@
  * waits for the grace periods that make it safe (see bkey_jit_release()).
  */
 #include "bkey_jit.h"
+#include "bkey_jit_bpf.h"
 #include "bkey_jit_plan.h"
 #include "vmalloc_exec.h"
 
@@ -61,6 +62,7 @@ struct bkey_jit_entry {
 	unsigned int		pos_entry;
 	unsigned int		unpack_insns;
 	unsigned int		pos_insns;
+	struct bkey_jit_bpf	*bpf;		/* the eBPF backend's programs */
 	struct llist_node	work_node;	/* compile, then free list */
 	struct rcu_head		rcu;
 };
@@ -254,18 +256,31 @@ static enum bkey_jit_fallback bkey_jit_unavailable(void)
  * Plan, blind and size both functions. The position-only one goes at the
  * next granule, so both are published with one copy.
  */
-static int bkey_jit_size(const struct bkey_format *f,
-			 struct bkey_jit_compile_buf *cb)
+static int bkey_jit_plans(const struct bkey_format *f,
+			  struct bkey_jit_compile_buf *cb)
 {
 	int i, ret;
 
 	for (i = 0; i < 2; i++) {
-		bkey_jit_emit_opts(&cb->opts[i], i);
 		ret = bkey_plan_build(f, i ? BKEY_PLAN_UNPACK_POS :
 				      BKEY_PLAN_UNPACK, &cb->plan[i]);
 		if (ret)
 			return ret;
 		bkey_plan_blind(&cb->plan[i], get_random_u64());
+	}
+	return 0;
+}
+
+static int bkey_jit_size(const struct bkey_format *f,
+			 struct bkey_jit_compile_buf *cb)
+{
+	int i, ret;
+
+	ret = bkey_jit_plans(f, cb);
+	if (ret)
+		return ret;
+	for (i = 0; i < 2; i++) {
+		bkey_jit_emit_opts(&cb->opts[i], i);
 		ret = bkey_jit_arch_emit(&cb->plan[i], &cb->opts[i], NULL, 0,
 					 &cb->out[i]);
 		if (ret)
@@ -363,6 +378,99 @@ static enum bkey_jit_fallback bkey_jit_compile(struct bkey_jit_entry *e,
 	return BKEY_JIT_FALLBACK_NONE;
 }
 
+/*
+ * The eBPF backend: the same blinded plans, lowered to eBPF and compiled
+ * by the kernel's BPF JIT. Published like native code, with release; the
+ * unpack slow path calls it (its type is bpf_func_t, not an unpack
+ * function's, so the inline fast path never does).
+ */
+static enum bkey_jit_fallback bkey_jit_compile_bpf(struct bkey_jit_entry *e,
+						   struct bkey_jit_compile_buf *cb)
+{
+	u64 start = bkey_jit_now_ns();
+	struct bkey_jit_bpf *b;
+
+	if (bkey_jit_plans(&e->jit.format, cb))
+		return BKEY_JIT_FALLBACK_EMIT;
+	b = bkey_jit_bpf_compile(cb->plan);
+	if (IS_ERR(b)) {
+		switch (PTR_ERR(b)) {
+		case -ENOMEM:
+			return BKEY_JIT_FALLBACK_NOMEM;
+		case -EOPNOTSUPP:
+			return BKEY_JIT_FALLBACK_NO_ARCH;
+		default:
+			return BKEY_JIT_FALLBACK_EMIT;
+		}
+	}
+
+	e->code_len = bkey_jit_bpf_code_len(b);
+	e->unpack_insns = bkey_jit_bpf_insns(b, false);
+	e->pos_insns = bkey_jit_bpf_insns(b, true);
+	/* Release: the fields above are set when the programs are seen. */
+	smp_store_release(&e->bpf, b);
+	atomic_long_inc(&bkey_jit_stat.compiles);
+	atomic_long_add(e->code_len, &bkey_jit_stat.code_bytes);
+	atomic_long_add(bkey_jit_now_ns() - start, &bkey_jit_stat.compile_ns);
+	return BKEY_JIT_FALLBACK_NONE;
+}
+
+static enum bkey_jit_backend_choice bkey_jit_backend = BKEY_JIT_BACKEND_AUTO;
+
+const char * const bkey_jit_backend_names[BKEY_JIT_BACKEND_NR] = {
+	[BKEY_JIT_BACKEND_AUTO]		= "auto",
+	[BKEY_JIT_BACKEND_NATIVE]	= "native",
+	[BKEY_JIT_BACKEND_EBPF]		= "ebpf",
+	[BKEY_JIT_BACKEND_GENERIC]	= "generic",
+};
+
+/**
+ * bkey_jit_set_backend - choose the code generator for new formats
+ * @b:		auto (native where this kernel can run native code, else
+ *		eBPF), native, ebpf or generic (no code at all)
+ *
+ * For comparison and tests; formats compiled already keep their code.
+ */
+void bkey_jit_set_backend(enum bkey_jit_backend_choice b)
+{
+	if (b < BKEY_JIT_BACKEND_NR)
+		WRITE_ONCE(bkey_jit_backend, b);
+}
+EXPORT_SYMBOL_GPL(bkey_jit_set_backend);
+
+enum bkey_jit_backend_choice bkey_jit_get_backend(void)
+{
+	return READ_ONCE(bkey_jit_backend);
+}
+EXPORT_SYMBOL_GPL(bkey_jit_get_backend);
+
+/*
+ * Native code where this kernel can run it (an emitter for the arch,
+ * vmalloc_exec, a CFI mode our preamble satisfies); else, in auto, the
+ * eBPF backend (a module, FineIBT, an arch with only a BPF JIT).
+ */
+static enum bkey_jit_fallback bkey_jit_compile_with(struct bkey_jit_entry *e,
+						    struct bkey_jit_compile_buf *cb)
+{
+	enum bkey_jit_fallback native = bkey_jit_unavailable(), why;
+
+	switch (READ_ONCE(bkey_jit_backend)) {
+	case BKEY_JIT_BACKEND_GENERIC:
+		return BKEY_JIT_FALLBACK_BACKEND;
+	case BKEY_JIT_BACKEND_EBPF:
+		return bkey_jit_compile_bpf(e, cb);
+	case BKEY_JIT_BACKEND_NATIVE:
+		return native == BKEY_JIT_FALLBACK_NONE ?
+		       bkey_jit_compile(e, cb) : native;
+	default:
+		if (native == BKEY_JIT_FALLBACK_NONE)
+			return bkey_jit_compile(e, cb);
+		why = bkey_jit_compile_bpf(e, cb);
+		/* No BPF JIT either: say why native code could not run. */
+		return why == BKEY_JIT_FALLBACK_NO_ARCH ? native : why;
+	}
+}
+
 static void bkey_jit_set_fallback(struct bkey_jit_entry *e,
 				  enum bkey_jit_fallback why)
 {
@@ -374,17 +482,15 @@ static void bkey_jit_set_fallback(struct bkey_jit_entry *e,
 static void bkey_jit_compile_one(struct bkey_jit_entry *e,
 				 struct bkey_jit_compile_buf **cb)
 {
-	enum bkey_jit_fallback why = bkey_jit_unavailable();
+	enum bkey_jit_fallback why;
 
 	/* Only the queue's reference left: nobody wants the code any more. */
 	if (refcount_read(&e->ref) == 1)
 		return;
 
-	if (why == BKEY_JIT_FALLBACK_NONE) {
-		if (!*cb)
-			*cb = kmalloc(sizeof(**cb), GFP_KERNEL);
-		why = *cb ? bkey_jit_compile(e, *cb) : BKEY_JIT_FALLBACK_NOMEM;
-	}
+	if (!*cb)
+		*cb = kmalloc(sizeof(**cb), GFP_KERNEL);
+	why = *cb ? bkey_jit_compile_with(e, *cb) : BKEY_JIT_FALLBACK_NOMEM;
 	bkey_jit_set_fallback(e, why);
 }
 
@@ -569,6 +675,10 @@ static void bkey_jit_free_workfn(struct work_struct *work)
 			atomic_long_sub(e->code_len, &bkey_jit_stat.code_bytes);
 			vmalloc_exec_free(e->code);
 		}
+		if (e->bpf) {
+			atomic_long_sub(e->code_len, &bkey_jit_stat.code_bytes);
+			bkey_jit_bpf_free(e->bpf);
+		}
 		kfree(e);
 		atomic_long_dec(&bkey_jit_stat.pending_frees);
 	}
@@ -588,7 +698,7 @@ static void bkey_jit_free_after_gp(struct rcu_head *rcu)
 {
 	struct bkey_jit_entry *e = container_of(rcu, struct bkey_jit_entry, rcu);
 
-	if (e->code)
+	if (e->code || e->bpf)
 		call_rcu_tasks(&e->rcu, bkey_jit_free_after_tasks_gp);
 	else
 		bkey_jit_free_after_tasks_gp(rcu);
@@ -679,6 +789,15 @@ static void bkey_jit_verify(const void *jit_out, const void *generic_out,
 	WARN_ON_ONCE(1);
 }
 
+/* The eBPF backend's programs of @j, if any (the placeholder has none). */
+static const struct bkey_jit_bpf *bkey_jit_bpf_of(const struct bkey_jit *j)
+{
+	if (j == &bkey_jit_placeholder)
+		return NULL;
+	/* Pairs with the release in bkey_jit_compile_bpf(). */
+	return smp_load_acquire(&to_entry(j)->bpf);
+}
+
 /**
  * bkey_jit_unpack_slow - bkey_jit_unpack() when the fast path is off
  * @j:		unpacker
@@ -695,10 +814,15 @@ void bkey_jit_unpack_slow(const struct bkey_jit *j, struct bkey *dst,
 {
 	enum bkey_jit_mode mode = READ_ONCE(bkey_jit_mode);
 	bkey_jit_unpack_fn fn = READ_ONCE(j->unpack);
+	const struct bkey_jit_bpf *bpf = fn ? NULL : bkey_jit_bpf_of(j);
 	struct bkey jit_out;
 
 	if (mode == BKEY_JIT_MODE_ON && fn) {
 		fn(dst, src);	/* raced with a mode change or a publish */
+		return;
+	}
+	if (mode == BKEY_JIT_MODE_ON && bpf) {
+		bkey_jit_bpf_unpack(bpf, dst, src);
 		return;
 	}
 
@@ -706,8 +830,11 @@ void bkey_jit_unpack_slow(const struct bkey_jit *j, struct bkey *dst,
 	this_cpu_inc(bkey_jit_key_stat.generic_unpacks);
 	if (mode == BKEY_JIT_MODE_OFF) {
 		this_cpu_inc(bkey_jit_key_stat.mode_off);
-	} else if (mode == BKEY_JIT_MODE_VERIFY && fn) {
-		fn(&jit_out, src);
+	} else if (mode == BKEY_JIT_MODE_VERIFY && (fn || bpf)) {
+		if (fn)
+			fn(&jit_out, src);
+		else
+			bkey_jit_bpf_unpack(bpf, &jit_out, src);
 		bkey_jit_verify(&jit_out, dst, sizeof(*dst));
 	}
 }
@@ -724,10 +851,15 @@ void bkey_jit_unpack_pos_slow(const struct bkey_jit *j, struct bpos *dst,
 {
 	enum bkey_jit_mode mode = READ_ONCE(bkey_jit_mode);
 	bkey_jit_unpack_pos_fn fn = READ_ONCE(j->unpack_pos);
+	const struct bkey_jit_bpf *bpf = fn ? NULL : bkey_jit_bpf_of(j);
 	struct bpos jit_out;
 
 	if (mode == BKEY_JIT_MODE_ON && fn) {
 		fn(dst, src);
+		return;
+	}
+	if (mode == BKEY_JIT_MODE_ON && bpf) {
+		bkey_jit_bpf_unpack_pos(bpf, dst, src);
 		return;
 	}
 
@@ -735,8 +867,11 @@ void bkey_jit_unpack_pos_slow(const struct bkey_jit *j, struct bpos *dst,
 	this_cpu_inc(bkey_jit_key_stat.generic_unpacks);
 	if (mode == BKEY_JIT_MODE_OFF) {
 		this_cpu_inc(bkey_jit_key_stat.mode_off);
-	} else if (mode == BKEY_JIT_MODE_VERIFY && fn) {
-		fn(&jit_out, src);
+	} else if (mode == BKEY_JIT_MODE_VERIFY && (fn || bpf)) {
+		if (fn)
+			fn(&jit_out, src);
+		else
+			bkey_jit_bpf_unpack_pos(bpf, &jit_out, src);
 		bkey_jit_verify(&jit_out, dst, sizeof(*dst));
 	}
 }
@@ -894,6 +1029,18 @@ static void bkey_jit_entry_info(const struct bkey_jit_entry *e,
 	/* Acquire pairs with bkey_jit_publish(): the fields below are set. */
 	bool compiled = smp_load_acquire(&e->jit.unpack);
 
+	/* Acquire pairs with bkey_jit_compile_bpf(), as above. */
+	if (!compiled && smp_load_acquire(&e->bpf)) {
+		/* Two BPF programs, not one piece of code we own: no bytes. */
+		*info = (struct bkey_jit_info) {
+			.refcount	= refcount_read(&e->ref),
+			.code_len	= e->code_len,
+			.unpack_insns	= e->unpack_insns,
+			.pos_insns	= e->pos_insns,
+			.backend	= "ebpf",
+		};
+		return;
+	}
 	if (!compiled) {
 		*info = (struct bkey_jit_info) {
 			.refcount	= refcount_read(&e->ref),
@@ -988,6 +1135,32 @@ static const struct kernel_param_ops bkey_jit_cap_ops = {
 	.set = bkey_jit_cap_param_set,
 	.get = NULL,
 };
+
+static int bkey_jit_backend_param_set(const char *val,
+				      const struct kernel_param *kp)
+{
+	int i = sysfs_match_string(bkey_jit_backend_names, val);
+
+	if (i < 0)
+		return -EINVAL;
+	bkey_jit_set_backend(i);
+	return 0;
+}
+
+static int bkey_jit_backend_param_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n",
+			  bkey_jit_backend_names[bkey_jit_get_backend()]);
+}
+
+static const struct kernel_param_ops bkey_jit_backend_ops = {
+	.set = bkey_jit_backend_param_set,
+	.get = bkey_jit_backend_param_get,
+};
+
+/* bkey_jit.backend=auto|native|ebpf|generic, to compare backends. */
+module_param_cb(backend, &bkey_jit_backend_ops, NULL, 0644);
+MODULE_PARM_DESC(backend, "auto, native, ebpf or generic");
 
 /* bkey_jit.code_cap=BYTES: cap executable memory (tests of the fallback). */
 module_param_cb(code_cap, &bkey_jit_cap_ops, NULL, 0200);

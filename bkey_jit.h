@@ -66,6 +66,7 @@ enum bkey_jit_fallback {
 	BKEY_JIT_FALLBACK_CFI,		/* the kernel's CFI mode (FineIBT) */
 	BKEY_JIT_FALLBACK_PENDING,	/* code not compiled yet */
 	BKEY_JIT_FALLBACK_BUSY,		/* raced with its own free: uncached */
+	BKEY_JIT_FALLBACK_BACKEND,	/* bkey_jit.backend=generic */
 	BKEY_JIT_FALLBACK_NR,
 };
 
@@ -124,6 +125,19 @@ int bkey_jit_plan_to_text(char *buf, size_t size,
 void bkey_jit_set_code_cap(long bytes);
 long bkey_jit_get_code_cap(void);
 
+/* Which code generator compiles new formats (bkey_jit.backend=). */
+enum bkey_jit_backend_choice {
+	BKEY_JIT_BACKEND_AUTO,		/* native, else eBPF, else generic */
+	BKEY_JIT_BACKEND_NATIVE,
+	BKEY_JIT_BACKEND_EBPF,
+	BKEY_JIT_BACKEND_GENERIC,
+	BKEY_JIT_BACKEND_NR,
+};
+
+void bkey_jit_set_backend(enum bkey_jit_backend_choice b);
+enum bkey_jit_backend_choice bkey_jit_get_backend(void);
+extern const char * const bkey_jit_backend_names[BKEY_JIT_BACKEND_NR];
+
 /* What bkey_jit_for_each() reports of a cached unpacker. */
 struct bkey_jit_info {
 	unsigned int	refcount;
@@ -133,7 +147,7 @@ struct bkey_jit_info {
 	unsigned int	pos_entry;
 	unsigned int	unpack_insns;
 	unsigned int	pos_insns;
-	const char	*backend;	/* "x86-64", "arm64" or "generic" */
+	const char	*backend;	/* "x86-64", "arm64", "ebpf", "generic" */
 };
 
 void bkey_jit_for_each(void (*fn)(const struct bkey_jit *j,

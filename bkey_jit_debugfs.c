@@ -27,6 +27,7 @@ static const char * const bkey_jit_fallback_names[] = {
 	[BKEY_JIT_FALLBACK_CFI]		= "cfi",
 	[BKEY_JIT_FALLBACK_PENDING]	= "pending",
 	[BKEY_JIT_FALLBACK_BUSY]	= "busy",
+	[BKEY_JIT_FALLBACK_BACKEND]	= "backend",
 };
 
 static_assert(ARRAY_SIZE(bkey_jit_fallback_names) == BKEY_JIT_FALLBACK_NR);
@@ -40,6 +41,8 @@ static int bkey_jit_stats_show(struct seq_file *m, void *v)
 	bkey_jit_get_stats(&s);
 	vmalloc_exec_get_stats(&x);
 	seq_printf(m, "mode\t\t\t%s\n", bkey_jit_mode_names[bkey_jit_get_mode()]);
+	seq_printf(m, "backend\t\t\t%s\n",
+		   bkey_jit_backend_names[bkey_jit_get_backend()]);
 	seq_printf(m, "formats_cached\t\t%ld\n", s.formats);
 	seq_printf(m, "compiles\t\t%ld\n", s.compiles);
 	seq_printf(m, "cache_hits\t\t%ld\n", s.cache_hits);
@@ -120,7 +123,9 @@ static void bkey_jit_code_show_one(const struct bkey_jit *j,
 	bkey_jit_code_show_plan(m, &j->format, false);
 	bkey_jit_code_show_plan(m, &j->format, true);
 	if (!code) {
-		seq_printf(m, "code none fallback %s\n\n",
+		/* generic, or eBPF: its code is the BPF JIT's, not listed */
+		seq_printf(m, "code none backend %s insns %u/%u fallback %s\n\n",
+			   info->backend, info->unpack_insns, info->pos_insns,
 			   bkey_jit_fallback_names[j->fallback]);
 		return;
 	}

@@ -21,12 +21,16 @@
  *               size 4) and the AND may be skipped (shift 0 .. 63,
  *               width 1 .. 64)
  *   FUNNEL      r[reg] = ((r[reg2]:r[reg]) >> shift) & mask(width), a
- *               128-bit shift; shift 1 .. 63 (fields straddling words)
+ *               128-bit shift; shift 1 .. 63, reg2 != reg (fields
+ *               straddling words)
  *   ADD         r[reg] += imm, modulo 2^(8 * size) (size 4 or 8: the upper
  *               bits of the result are not used when size is 4)
  *   STORE       low size bytes of r[reg] to DST + off (size 4 or 8)
  *   STORE_IMM   low size bytes of imm to DST + off (size 4 or 8)
- *   RET         return
+ *   RET         return; the last op, and only the last
+ *
+ *   bkey_plan_validate() (bkey_jit_emit.c) checks these rules once for
+ *   every backend.
  *
  *   Blinding (bkey_plan_blind()): a constant taken from the format is
  *   never carried as is. @blind on ADD and STORE_IMM says how the value

@@ -68,8 +68,13 @@ typedef u64 __le64;
 #define WARN_ONCE(c, ...)	({ int __c = !!(c); if (__c) fprintf(stderr, __VA_ARGS__); __c; })
 /* No kernel config in userspace: every IS_ENABLED(CONFIG_...) is off. */
 #define IS_ENABLED(option)	0
-#define min(a, b)		((a) < (b) ? (a) : (b))
-#define max(a, b)		((a) > (b) ? (a) : (b))
+/* Each argument evaluated once, as the kernel's (min(x, rng()) differs). */
+#define min(a, b)		({ __typeof__(a) __min_a = (a);		\
+				   __typeof__(b) __min_b = (b);		\
+				   __min_a < __min_b ? __min_a : __min_b; })
+#define max(a, b)		({ __typeof__(a) __max_a = (a);		\
+				   __typeof__(b) __max_b = (b);		\
+				   __max_a > __max_b ? __max_a : __max_b; })
 #define min_t(t, a, b)		min((t)(a), (t)(b))
 #define max_t(t, a, b)		max((t)(a), (t)(b))
 

@@ -214,6 +214,7 @@ EOF
 
 # 3.2 core
 put bkey_jit.c bkey_jit.h bkey_jit_types.h bkey_jit_format.c bkey_jit_plan.c \
+	bkey_jit_emit.c bkey_jit_emit.h \
 	bkey_jit_plan.h bkey_jit_debugfs.c arch/none/bkey_jit_emit.c
 lib_files VMALLOC_EXEC BKEY_JIT
 maintainers "$lib/bkey_jit*" "$lib/arch/none/"

@@ -46,6 +46,8 @@
 
 #include "bkey_jit.h"
 #include "bkey_jit_plan.h"
+#include "bkey_jit_bpf.h"
+#include "tests/ebpf_interp.h"
 #include "tests/ref_unpack.h"
 #include "tests/test_util.h"
 #include "vmalloc_exec.h"
@@ -750,6 +752,71 @@ static void print_plan(const struct bench_fmt *b)
 	}
 }
 
+/*
+ * The eBPF backend on the suite's keys: instructions the interpreter
+ * executes per key (the context loads and EXIT included), for fast and
+ * for aligned-only loads, next to the native backend's count. A key the
+ * program unpacks wrongly is reported and fails the run.
+ */
+static int print_ebpf(const struct bench_fmt *b, const struct bkey_jit_emitted native[2])
+{
+	static struct bpf_insn insns[BKEY_JIT_BPF_MAX_INSNS];
+	double per_key[2][2];
+	unsigned int v, kind, i, len, nr;
+
+	for (v = 0; v < 2; v++) {
+		struct bkey_jit_caps caps = { .unaligned = !v };
+
+		for (kind = 0; kind < 2; kind++) {
+			unsigned long executed = 0;
+			struct bkey_plan plan;
+
+			if (bkey_plan_build(&b->f, kind, &plan))
+				return -1;
+			bkey_plan_blind(&plan, get_random_u64());
+			if (bkey_jit_bpf_lower(&plan, &caps, insns, &len, &nr))
+				return -1;
+			for (i = 0; i < NR_KEYS; i++) {
+				const struct bkey_packed *p = (void *)(b->packed + i * b->f.key_u64s);
+				u64 out[5] __aligned(8), want[5] __aligned(8);
+				struct bkey_jit_bpf_ctx ctx = { .dst = out, .src = p };
+				struct ebpf_vm vm = {
+					.regions = {
+						{ &ctx, sizeof(ctx), false },
+						{ p, 8 * b->f.key_u64s, false },
+						{ out, kind ? sizeof(struct bpos) : sizeof(struct bkey),
+						  true },
+					},
+					.nr_regions	= 3,
+					.strict_align	= v,
+				};
+
+				memset(out, 0, sizeof(out));
+				memset(want, 0, sizeof(want));
+				if (kind)
+					bkey_jit_unpack_pos_generic(b->j, (void *)want, p);
+				else
+					bkey_jit_unpack_generic(b->j, (void *)want, p);
+				if (ebpf_run(&vm, insns, len, (u64)(unsigned long)&ctx, NULL) ||
+				    memcmp(out, want, sizeof(out))) {
+					fprintf(stderr, "bench: %s: eBPF key %u wrong: %s\n",
+						b->s->name, i, vm.err);
+					return -1;
+				}
+				executed += vm.executed;
+			}
+			per_key[v][kind] = (double)executed / NR_KEYS;
+		}
+	}
+	printf("ebpf,%s,full=%.1f,pos=%.1f,aligned_full=%.1f,aligned_pos=%.1f,"
+	       "native_full=%u,native_pos=%u,ratio_full=%.2f,ratio_pos=%.2f\n",
+	       b->s->name, per_key[0][0], per_key[0][1], per_key[1][0], per_key[1][1],
+	       native[0].nr_insns, native[1].nr_insns,
+	       native[0].nr_insns ? per_key[0][0] / native[0].nr_insns : 0,
+	       native[1].nr_insns ? per_key[0][1] / native[1].nr_insns : 0);
+	return 0;
+}
+
 static void print_static(const struct bench_fmt *b)
 {
 	u8 buf[2 * BKEY_JIT_MAX_CODE] __aligned(16);
@@ -765,6 +832,8 @@ static void print_static(const struct bench_fmt *b)
 	}
 	printf("static,%s,%s,%u,%u,%u,%u\n", b->s->name, bkey_jit_arch_name,
 	       out[0].len, out[0].nr_insns, out[1].len, out[1].nr_insns);
+	if (print_ebpf(b, out))
+		exit(1);
 }
 
 static void dump_code(const struct bench_fmt *b, const char *dir)

@@ -534,6 +534,27 @@ static void test_extract(void)
 	}
 }
 
+static void expect_einval(const char *name, const struct bkey_plan *p)
+{
+	struct bkey_jit_emitted out;
+	static u8 buf[BKEY_JIT_MAX_CODE + 64];
+	int r1, r2;
+	size_t i;
+
+	memset(buf, 0x5a, sizeof(buf));
+	r1 = bkey_jit_arch_emit(p, &opts_none, NULL, 0, &out);
+	r2 = bkey_jit_arch_emit(p, &opts_none, buf, (unsigned long)buf, &out);
+	if (r1 != -EINVAL || r2 != -EINVAL)
+		fail("%s: returned %d/%d, expected -EINVAL", name, r1, r2);
+	else
+		passed++;
+	for (i = BKEY_JIT_MAX_CODE; i < sizeof(buf); i++)
+		if (buf[i] != 0x5a) {
+			fail("%s: wrote past BKEY_JIT_MAX_CODE", name);
+			break;
+		}
+}
+
 static void test_funnel(void)
 {
 	static const int hsz[] = { 8, 4, 2, 1 };
@@ -588,14 +609,14 @@ static void test_funnel(void)
 				 cost_funnel(lo_off, lo_off + 8, hi_size, shift,
 					     width, live));
 		}
-		/* reg == reg2: a rotate */
+		/* reg == reg2 (a rotate) is outside the plan: refused */
 		plan_init(&p, BKEY_PLAN_UNPACK_POS);
 		p_load(&p, 3, 8, shift % 33);
 		p_funnel(&p, 3, 3, shift, 64);
 		p_store(&p, 3, 8, 12);
 		p_ret(&p);
 		snprintf(name, sizeof(name), "funnel-rot-%d", shift);
-		run_plan(name, &p, NULL, 6, 3);
+		expect_einval(name, &p);
 	}
 }
 
@@ -858,6 +879,9 @@ static void test_blinded(void)
 		op = &p.ops[p.nr_ops - 1];
 		op->blind = i & 1 ? BKEY_PLAN_BLIND_MUL : BKEY_PLAN_BLIND_XOR;
 		op->key = (u32)rnd() | 1;
+		/* XOR of a size 8 value: imm is a sign-extended imm32. */
+		if (op->blind == BKEY_PLAN_BLIND_XOR)
+			op->imm = (u64)(s64)(s32)op->imm;
 		p_store_imm(&p, 4, 36, rnd());
 		p_ret(&p);
 		snprintf(name, sizeof(name), "blinded-%u", i);
@@ -1004,27 +1028,6 @@ static void test_options(void)
 	       p.nr_ops, base, base + 1);
 }
 
-static void expect_einval(const char *name, const struct bkey_plan *p)
-{
-	struct bkey_jit_emitted out;
-	static u8 buf[BKEY_JIT_MAX_CODE + 64];
-	int r1, r2;
-	size_t i;
-
-	memset(buf, 0x5a, sizeof(buf));
-	r1 = bkey_jit_arch_emit(p, &opts_none, NULL, 0, &out);
-	r2 = bkey_jit_arch_emit(p, &opts_none, buf, (unsigned long)buf, &out);
-	if (r1 != -EINVAL || r2 != -EINVAL)
-		fail("%s: returned %d/%d, expected -EINVAL", name, r1, r2);
-	else
-		passed++;
-	for (i = BKEY_JIT_MAX_CODE; i < sizeof(buf); i++)
-		if (buf[i] != 0x5a) {
-			fail("%s: wrote past BKEY_JIT_MAX_CODE", name);
-			break;
-		}
-}
-
 /* Valid ops, but more code than BKEY_JIT_MAX_CODE. */
 static void too_long_plan(struct bkey_plan *p)
 {
@@ -1085,12 +1088,20 @@ static void test_malformed(void)
 	check(bkey_jit_arch_emit(NULL, &opts_none, NULL, 0, NULL) == -EINVAL,
 	      "NULL plan");
 
-	/* A plan without RET still returns; no options pointer is fine. */
+	/*
+	 * The shared driver's rules: a plan ends in RET, and an empty one
+	 * (what bkey_plan_blind() leaves when it has no room) is refused.
+	 */
 	plan_init(&p, BKEY_PLAN_UNPACK);
 	p_store_imm(&p, 4, 0, 7);
-	run_plan("no-ret", &p, NULL, 2, 2);
+	expect_einval("no-ret", &p);
 	plan_init(&p, BKEY_PLAN_UNPACK);
-	run_plan("empty", &p, NULL, 2, 0);
+	expect_einval("empty", &p);
+	/* No options pointer is fine. */
+	plan_init(&p, BKEY_PLAN_UNPACK);
+	p_store_imm(&p, 4, 0, 7);
+	p_ret(&p);
+	run_plan("no-opts", &p, NULL, 2, 2);
 }
 
 /* Random plans shaped like bkey_plan_build() output. */

@@ -21,11 +21,13 @@ OBJDUMP=${OBJDUMP:-aarch64-linux-gnu-objdump}
 QEMU=${QEMU:-qemu-aarch64-static}
 
 # The backend must also build freestanding, warning-free.
-$CC -c -O2 -ffreestanding -Wall -Wextra -Werror -I"$top" \
-	-o "$tmp/emit.o" arch/arm64/bkey_jit_emit.c
+for src in arch/arm64/bkey_jit_emit.c bkey_jit_emit.c; do
+	$CC -c -O2 -ffreestanding -Wall -Wextra -Werror -I"$top" \
+		-o "$tmp/emit.o" "$src"
+done
 
 $CC -static -O2 -g -Wall -Wextra -Werror -I"$top" -o "$tmp/a64t" \
-	tests/emit_arm64_selftest.c arch/arm64/bkey_jit_emit.c
+	tests/emit_arm64_selftest.c arch/arm64/bkey_jit_emit.c bkey_jit_emit.c
 
 rc=0
 $QEMU "$tmp/a64t" "$tmp/code.bin" || rc=$?

@@ -9,11 +9,16 @@
  * Other 4-byte patterns are checked by test_unpack, which knows what it
  * planted: here the fuzzer learns the JIT's own bytes from the scan's
  * comparisons and plants those, which no blinding can hide.
+ * The eBPF backend is checked too: both plans, lowered for fast and for
+ * aligned-only loads, run in the test interpreter, which grants only the
+ * key's key_u64s words and the destination.
  */
 #include "bkey_jit.h"
 #include "bkey_jit_plan.h"
 #include "tests/ref_unpack.h"
 #include "tests/blind_scan.h"
+#include "tests/ebpf_interp.h"
+#include "bkey_jit_bpf.h"
 
 #include <stdlib.h>
 
@@ -28,6 +33,42 @@ static void scan_code(struct bkey_jit *j)
 	/* blind_fixed_patterns[2] ("ret") adds no scan of its own. */
 	if (c.code && blind_scan(c.code, c.len, c.entry, &blind_fixed_patterns[2]))
 		abort();
+}
+
+/* Every eBPF lowering of @f must unpack @k as the reference does. */
+static void check_ebpf(const struct bkey_format *f, const struct bkey_packed *k,
+		       const struct bkey *want, const struct bpos *want_pos)
+{
+	static struct bpf_insn insns[BKEY_JIT_BPF_MAX_INSNS];
+	unsigned int kind, v, len, nr;
+
+	for (kind = 0; kind < 2; kind++) {
+		struct bkey_plan plan;
+
+		if (bkey_plan_build(f, kind, &plan))
+			abort();
+		bkey_plan_blind(&plan, kind + 1);
+		for (v = 0; v < 2; v++) {
+			struct bkey_jit_caps caps = { .unaligned = !v };
+			u64 out[5] __aligned(8);
+			struct bkey_jit_bpf_ctx ctx = { .dst = out, .src = k };
+			struct ebpf_vm vm = {
+				.regions = {
+					{ &ctx, sizeof(ctx), false },
+					{ k, 8 * f->key_u64s, false },
+					{ out, kind ? sizeof(*want_pos) : sizeof(*want), true },
+				},
+				.nr_regions	= 3,
+				.strict_align	= v,
+			};
+
+			if (bkey_jit_bpf_lower(&plan, &caps, insns, &len, &nr) ||
+			    ebpf_run(&vm, insns, len, (u64)(unsigned long)&ctx, NULL) ||
+			    memcmp(out, kind ? (const void *)want_pos : (const void *)want,
+				   kind ? sizeof(*want_pos) : sizeof(*want)))
+				abort();
+		}
+	}
 }
 
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
@@ -63,6 +104,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	if (memcmp(&a, &c, sizeof(a)) || memcmp(&b, &c, sizeof(b)) ||
 	    memcmp(&pa, &pc, sizeof(pa)))
 		abort();
+	check_ebpf(&f, &k, &c, &pc);
 	bkey_jit_put(j);
 	return 0;
 }

@@ -20,6 +20,8 @@
 #include "tests/ref_unpack.h"
 #include "tests/blind_scan.h"
 #include "tests/test_util.h"
+#include "tests/ebpf_interp.h"
+#include "bkey_jit_bpf.h"
 
 static unsigned long nr_random_formats = 100000;
 static unsigned int keys_per_format = 48;
@@ -168,29 +170,234 @@ static bool check_key(struct test_case *tc, struct bkey_jit *j,
 	return true;
 }
 
+/*
+ * The eBPF backend in the same differential: each format's two plans,
+ * blinded, lowered with and without fast misaligned access, run in the
+ * test interpreter on the same keys. The interpreter grants the program
+ * only the context, the key's key_u64s words and the destination, and in
+ * the aligned variant traps on any misaligned access.
+ */
+enum { EBPF_UNALIGNED, EBPF_ALIGNED, EBPF_NR_VARIANTS };
+
+static const struct bkey_jit_caps ebpf_caps[EBPF_NR_VARIANTS] = {
+	[EBPF_UNALIGNED]	= { .unaligned = true },
+	[EBPF_ALIGNED]		= { .unaligned = false },
+};
+
+struct ebpf_progs {
+	struct bpf_insn	insns[EBPF_NR_VARIANTS][2][BKEY_JIT_BPF_MAX_INSNS];
+	unsigned int	len[EBPF_NR_VARIANTS][2];
+	unsigned int	nr_insns[EBPF_NR_VARIANTS][2];
+};
+
+static struct test_case ebpf_tc = { .name = "differential: eBPF backend (interpreted)" };
+static unsigned long ebpf_programs, ebpf_runs[EBPF_NR_VARIANTS], ebpf_differ;
+static unsigned long ebpf_executed[EBPF_NR_VARIANTS][2], ebpf_exec_runs[EBPF_NR_VARIANTS][2];
+
+static bool imm_from_plan(const struct bkey_plan *plan, s32 imm)
+{
+	unsigned int i;
+
+	for (i = 0; i < plan->nr_ops; i++) {
+		const struct bkey_plan_op *op = &plan->ops[i];
+
+		if ((op->code == BKEY_PLAN_ADD || op->code == BKEY_PLAN_STORE_IMM) &&
+		    ((u32)imm == (u32)op->imm || (u32)imm == (u32)(op->imm >> 32) ||
+		     (op->blind && (u32)imm == op->key)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Every immediate in the program is a shift count, a small value, one of
+ * the header's fixed masks, or a value the plan holds (its blinded
+ * constants): nothing the lowering derives from the format on its own.
+ */
+static unsigned long ebpf_imm_checks;
+
+static void ebpf_check_imms(const struct bkey_plan *plan, const struct bpf_insn *insns,
+			    unsigned int len)
+{
+	unsigned int i;
+
+	for (i = 0; i < len; i++) {
+		const struct bpf_insn *in = &insns[i];
+		u8 op = BPF_OP(in->code);
+		bool shift = (BPF_CLASS(in->code) == BPF_ALU64 || BPF_CLASS(in->code) == BPF_ALU) &&
+			     (op == BPF_LSH || op == BPF_RSH || op == BPF_END);
+		s32 imm = in->imm;
+		bool ok = (shift && imm >= 0 && imm < 64) || (imm >= -128 && imm <= 127) ||
+			  imm == 0x00ff80ff || imm == 0x100 || imm_from_plan(plan, imm);
+
+		if (in->code == (BPF_LD | BPF_DW | BPF_IMM) && i + 1 < len)
+			ok = imm_from_plan(plan, imm) && imm_from_plan(plan, insns[++i].imm);
+		ebpf_imm_checks++;
+		tc_check(&ebpf_tc, ok, "insn %u (code %#x) carries imm %#x not from the plan",
+			 i, in->code, (u32)imm);
+	}
+}
+
+static bool ebpf_lower_format(const struct bkey_format *f, struct ebpf_progs *p)
+{
+	unsigned int v, kind, insns;
+	struct bkey_plan plan;
+
+	for (kind = 0; kind < 2; kind++) {
+		if (bkey_plan_build(f, kind, &plan))
+			return false;
+		bkey_plan_blind(&plan, rng64());
+		for (v = 0; v < EBPF_NR_VARIANTS; v++) {
+			int ret = bkey_jit_bpf_lower(&plan, &ebpf_caps[v], p->insns[v][kind],
+						     &p->len[v][kind], &insns);
+
+			p->nr_insns[v][kind] = insns;
+
+			tc_check(&ebpf_tc, !ret, "lowering failed: %d", ret);
+			if (ret)
+				return false;
+			ebpf_check_imms(&plan, p->insns[v][kind], p->len[v][kind]);
+			ebpf_programs++;
+		}
+		ebpf_differ += p->len[0][kind] != p->len[1][kind] ||
+			       memcmp(p->insns[0][kind], p->insns[1][kind],
+				      p->len[0][kind] * sizeof(struct bpf_insn));
+	}
+	return true;
+}
+
+/* Run one program on @k into @dst (@dst_len bytes); 0 or -EINVAL. */
+static int ebpf_run_one(const struct ebpf_progs *p, unsigned int v,
+			unsigned int kind, const struct bkey_format *f,
+			const struct bkey_packed *k, void *dst, unsigned int dst_len)
+{
+	struct bkey_jit_bpf_ctx ctx = { .dst = dst, .src = k };
+	struct ebpf_vm vm = {
+		.regions = {
+			{ &ctx, sizeof(ctx), false },
+			{ k, 8 * f->key_u64s, false },
+			{ dst, dst_len, true },
+		},
+		.nr_regions	= 3,
+		.strict_align	= v == EBPF_ALIGNED,
+	};
+	int ret = ebpf_run(&vm, p->insns[v][kind], p->len[v][kind],
+			   (u64)(unsigned long)&ctx, NULL);
+
+	if (ret)
+		fprintf(stderr, "ebpf: %s\n", vm.err);
+	ebpf_executed[v][kind] += vm.executed;
+	ebpf_exec_runs[v][kind]++;
+	return ret;
+}
+
+static void ebpf_check_key(const struct ebpf_progs *p, const struct bkey_format *f,
+			   const struct bkey_packed *k)
+{
+	struct bkey a __aligned(8), c;
+	struct bpos pa __aligned(8), pc;
+	unsigned int v;
+
+	ref_unpack_bits(f, k, &c);
+	ref_unpack_pos_bits(f, k, &pc);
+	for (v = 0; v < EBPF_NR_VARIANTS; v++) {
+		int r1, r2;
+
+		memset(&a, 0x55, sizeof(a));
+		memset(&pa, 0x66, sizeof(pa));
+		r1 = ebpf_run_one(p, v, BKEY_PLAN_UNPACK, f, k, &a, sizeof(a));
+		r2 = ebpf_run_one(p, v, BKEY_PLAN_UNPACK_POS, f, k, &pa, sizeof(pa));
+		ebpf_runs[v] += 2;
+		if (!r1 && !r2 && !memcmp(&a, &c, 40) && !memcmp(&pa, &pc, 20)) {
+			ebpf_tc.checks++;
+			continue;
+		}
+		{
+			char buf[256];
+
+			bkey_jit_format_to_text(buf, sizeof(buf), f);
+			tc_check(&ebpf_tc, 0, "%s variant: format %s: run %d/%d, full %s, pos %s",
+				 v == EBPF_ALIGNED ? "aligned" : "unaligned", buf, r1, r2,
+				 memcmp(&a, &c, 40) ? "differs" : "ok",
+				 memcmp(&pa, &pc, 20) ? "differs" : "ok");
+		}
+	}
+}
+
+/*
+ * The issue's bound: the eBPF program's own instructions at most twice the
+ * native backend's, per function (straight-line code: what runs per key).
+ */
+static double ebpf_worst_ratio[2];
+static char ebpf_worst_format[2][256];
+
+struct native_probe {
+	const struct bkey_jit	*j;
+	unsigned int		insns[2];	/* full, pos */
+};
+
+static void native_insns(const struct bkey_jit *j, const struct bkey_jit_info *info,
+			 void *arg)
+{
+	struct native_probe *p = arg;
+
+	if (j == p->j) {
+		p->insns[0] = info->unpack_insns;
+		p->insns[1] = info->pos_insns;
+	}
+}
+
+static void ebpf_compare_native(struct bkey_jit *j, const struct ebpf_progs *p)
+{
+	struct native_probe probe = { .j = j };
+	unsigned int kind;
+
+	if (!j->unpack)
+		return;
+	bkey_jit_for_each(native_insns, &probe);
+	for (kind = 0; kind < 2; kind++) {
+		double r = probe.insns[kind] ?
+			   (double)p->nr_insns[EBPF_UNALIGNED][kind] / probe.insns[kind] : 0;
+
+		if (r > ebpf_worst_ratio[kind]) {
+			ebpf_worst_ratio[kind] = r;
+			bkey_jit_format_to_text(ebpf_worst_format[kind],
+						sizeof(ebpf_worst_format[kind]), &j->format);
+		}
+	}
+}
+
 static void check_format(struct test_case *tc, const struct bkey_format *f,
 			 bool want_code)
 {
 	struct bkey_packed k __aligned(8);
 	struct bkey_jit *j = bkey_jit_get(f);
+	static struct ebpf_progs progs;
+	bool ebpf;
 	unsigned int i;
 
 	if (IS_ERR(j)) {
 		char buf[256];
 
 		bkey_jit_format_to_text(buf, sizeof(buf), f);
-		tc_check(tc, 0, "valid format refused: %s", buf);
+		tc_check(tc, 0, "valid format refused: %s (error %ld, validation %d)", buf,
+			 PTR_ERR(j), bkey_format_validate(f, NULL, 0));
 		return;
 	}
 	if (want_code)
 		tc_check(tc, j->unpack && j->unpack_pos,
 			 "no code for a valid format (fallback %u)", j->fallback);
 
+	ebpf = ebpf_lower_format(f, &progs);
+	if (ebpf && want_code)
+		ebpf_compare_native(j, &progs);
 	for (i = 0; i < keys_per_format; i++) {
 		if (i < 4)
 			key_from_values(f, &k, i);
 		else
 			key_random(f, &k);
+		if (ebpf)
+			ebpf_check_key(&progs, f, &k);
 		if (!check_key(tc, j, &k))
 			break;
 	}
@@ -672,9 +879,156 @@ static void test_options(void)
 	tc_end(&tc);
 }
 
-struct blind_stats {
-	unsigned long	formats, functions, found;
+struct backend_probe {
+	const struct bkey_jit	*j;
+	struct bkey_jit_info	info;
+	bool			found;
 };
+
+static void backend_find(const struct bkey_jit *j, const struct bkey_jit_info *info,
+			 void *arg)
+{
+	struct backend_probe *p = arg;
+
+	if (j == p->j) {
+		p->info = *info;
+		p->found = true;
+	}
+}
+
+/* Get @f with the backend @b chosen, check keys, report what compiled it. */
+static struct bkey_jit *backend_get(struct test_case *tc, const struct bkey_format *f,
+				    enum bkey_jit_backend_choice b,
+				    struct backend_probe *probe)
+{
+	struct bkey_jit *j;
+
+	bkey_jit_set_backend(b);
+	j = bkey_jit_get(f);
+	bkey_jit_set_backend(BKEY_JIT_BACKEND_AUTO);
+	tc_check(tc, !IS_ERR(j), "%s: format refused", bkey_jit_backend_names[b]);
+	if (IS_ERR(j))
+		return NULL;
+	check_some_keys(tc, j, 64);
+	memset(probe, 0, sizeof(*probe));
+	probe->j = j;
+	bkey_jit_for_each(backend_find, probe);
+	tc_check(tc, probe->found, "%s: unpacker not listed", bkey_jit_backend_names[b]);
+	return j;
+}
+
+/*
+ * Backend selection through the cache: bkey_jit.backend=ebpf compiles
+ * every new format to eBPF (run here by the test interpreter) and the
+ * unpackers say so; verify mode compares it with the generic unpack;
+ * generic compiles nothing, with its own fallback reason; native is
+ * native. Freed programs give their bytes back.
+ */
+static void test_backends(void)
+{
+	struct test_case tc = { .name = "backend selection (auto, ebpf, generic, native)" };
+	struct bkey_jit_stats s0, s1;
+	struct backend_probe probe;
+	struct bkey_format f;
+	struct bkey_jit *j;
+	unsigned int i, ebpf = 0;
+
+	bkey_jit_get_stats(&s0);
+	for (i = 0; i < 200; i++) {
+		random_format(&f);
+		j = backend_get(&tc, &f, BKEY_JIT_BACKEND_EBPF, &probe);
+		if (!j)
+			continue;
+		tc_check(&tc, !j->unpack && !j->unpack_pos, "ebpf: native code published");
+		tc_check(&tc, j->fallback == BKEY_JIT_FALLBACK_NONE, "ebpf: fallback %u",
+			 j->fallback);
+		tc_check(&tc, probe.found && !strcmp(probe.info.backend, "ebpf") &&
+			 probe.info.unpack_insns > 2 && probe.info.pos_insns > 2,
+			 "ebpf: listed as %s, %u/%u insns", probe.info.backend,
+			 probe.info.unpack_insns, probe.info.pos_insns);
+		ebpf += probe.found && !strcmp(probe.info.backend, "ebpf");
+		bkey_jit_set_mode(BKEY_JIT_MODE_VERIFY);
+		check_some_keys(&tc, j, 16);
+		bkey_jit_set_mode(BKEY_JIT_MODE_ON);
+		bkey_jit_put(j);
+	}
+	bkey_jit_get_stats(&s1);
+	tc_check(&tc, s1.jit_unpacks - s0.jit_unpacks == 200 * 16 * 2,
+		 "verify ran %ld eBPF unpacks", s1.jit_unpacks - s0.jit_unpacks);
+	tc_check(&tc, s1.verify_mismatches == s0.verify_mismatches, "verify mismatches");
+	tc_check(&tc, s1.compiles - s0.compiles == 200, "%ld compiles",
+		 s1.compiles - s0.compiles);
+
+	random_format(&f);
+	j = backend_get(&tc, &f, BKEY_JIT_BACKEND_GENERIC, &probe);
+	tc_check(&tc, j && !j->unpack && j->fallback == BKEY_JIT_FALLBACK_BACKEND &&
+		 !strcmp(probe.info.backend, "generic"), "generic: compiled or misreported");
+	bkey_jit_put(j);
+
+	random_format(&f);
+	j = backend_get(&tc, &f, BKEY_JIT_BACKEND_NATIVE, &probe);
+	if (bkey_jit_arch_name)
+		tc_check(&tc, j && j->unpack && !strcmp(probe.info.backend, bkey_jit_arch_name),
+			 "native: not native");
+	bkey_jit_put(j);
+
+	/* auto: native where there is a native backend, else eBPF */
+	random_format(&f);
+	j = backend_get(&tc, &f, BKEY_JIT_BACKEND_AUTO, &probe);
+	tc_check(&tc, j && !strcmp(probe.info.backend, bkey_jit_arch_name ?: "ebpf"),
+		 "auto chose %s", probe.info.backend);
+	bkey_jit_put(j);
+
+	bkey_jit_flush();
+	bkey_jit_get_stats(&s1);
+	tc_check(&tc, s1.formats == 0 && s1.code_bytes == 0, "leak: %ld formats, %ld bytes",
+		 s1.formats, s1.code_bytes);
+	printf("# backends: %u formats compiled to eBPF through the cache\n", ebpf);
+	tc_end(&tc);
+}
+
+struct blind_stats {
+	unsigned long	formats, functions, found, ebpf_found;
+};
+
+/*
+ * The immediates a BPF JIT copies into machine code: each imm32, and the
+ * 64-bit value of an LD_IMM64. Count where pattern @p occurs in them.
+ */
+static unsigned int ebpf_scan_imms(const struct bpf_insn *insns, unsigned int len,
+				   const struct blind_pattern *p)
+{
+	unsigned int i, n = 0;
+
+	if (!p->scanned)
+		return 0;
+	for (i = 0; i < len; i++) {
+		u8 v[8];
+
+		memcpy(v, &insns[i].imm, 4);
+		if (insns[i].code == (BPF_LD | BPF_DW | BPF_IMM) && i + 1 < len) {
+			memcpy(v + 4, &insns[++i].imm, 4);
+			n += blind_count(v, 8, p->b, NULL, 0);
+		} else {
+			n += blind_count(v, 4, p->b, NULL, 0);
+		}
+	}
+	return n;
+}
+
+static unsigned int ebpf_scan_format(const struct bkey_format *f,
+				     const struct blind_pattern *p)
+{
+	static struct ebpf_progs progs;
+	unsigned int v, kind, n = 0;
+
+	if (!ebpf_lower_format(f, &progs))
+		return 0;
+	for (v = 0; v < EBPF_NR_VARIANTS; v++)
+		for (kind = 0; kind < 2; kind++)
+			n += ebpf_scan_imms(progs.insns[v][kind], progs.len[v][kind], p);
+	return n;
+}
 
 /* Compile @f through the cache, check keys, scan the code for @p. */
 static void blind_one(struct test_case *tc, const struct bkey_format *f,
@@ -695,6 +1049,7 @@ static void blind_one(struct test_case *tc, const struct bkey_format *f,
 	st->formats++;
 	st->functions += 2;
 	st->found += hits;
+	st->ebpf_found += ebpf_scan_format(f, p);
 	if (hits && bkey_jit_blinding_enabled()) {
 		char buf[256];
 
@@ -753,6 +1108,11 @@ static void test_blinding(void)
 	bkey_jit_set_emit_opts(&o);
 
 	tc_check(&tc, st.found == 0, "%lu planted patterns found", st.found);
+	tc_check(&tc, st.ebpf_found == 0, "%lu planted patterns in eBPF immediates",
+		 st.ebpf_found);
+	tc_check(&tc, plain.ebpf_found > 0, "control: no pattern in unblinded eBPF");
+	printf("# blinding scan, eBPF immediates (both variants): %lu found"
+	       " (control without blinding: %lu)\n", st.ebpf_found, plain.ebpf_found);
 	/* The control: unblinded x86 code carries them (arm64 words differ). */
 	if (bkey_jit_arch_name && !strcmp(bkey_jit_arch_name, "x86-64"))
 		tc_check(&tc, plain.found > 0, "control: scan found nothing unblinded");
@@ -760,6 +1120,87 @@ static void test_blinding(void)
 	       " (control without blinding: %lu found in %lu functions)\n",
 	       st.formats, st.functions, st.found, plain.found, plain.functions);
 	tc_end(&tc);
+}
+
+/*
+ * The eBPF lowering goes through the shared driver: malformed plans are
+ * refused, and a plan too long for BKEY_JIT_BPF_MAX_INSNS is refused
+ * without a write past it.
+ */
+static void test_ebpf_limits(void)
+{
+	struct test_case tc = { .name = "eBPF lowering: refusals and bounds" };
+	static struct bpf_insn buf[BKEY_JIT_BPF_MAX_INSNS + 8];
+	struct bkey_plan p = { .kind = BKEY_PLAN_UNPACK };
+	unsigned int i, len = 7, nr = 7;
+
+	tc_check(&tc, bkey_jit_bpf_lower(&p, &ebpf_caps[0], buf, &len, &nr) == -EINVAL,
+		 "empty plan lowered");
+	p.ops[0].code = BKEY_PLAN_STORE_IMM;
+	p.ops[0].size = 4;
+	p.nr_ops = 1;
+	tc_check(&tc, bkey_jit_bpf_lower(&p, &ebpf_caps[0], buf, &len, &nr) == -EINVAL,
+		 "plan without RET lowered");
+	p.ops[0].code = BKEY_PLAN_FUNNEL;
+	p.ops[0].reg = p.ops[0].reg2 = 1;
+	p.ops[0].shift = 8;
+	p.ops[0].width = 64;
+	p.ops[0].size = 8;
+	p.ops[1].code = BKEY_PLAN_RET;
+	p.nr_ops = 2;
+	tc_check(&tc, bkey_jit_bpf_lower(&p, &ebpf_caps[0], buf, &len, &nr) == -EINVAL,
+		 "funnel reg2 == reg lowered");
+	tc_check(&tc, len == 7 && nr == 7, "outputs written on error");
+
+	/* Every op a blinded 64-bit store: four slots each, too many. */
+	memset(buf, 0x5a, sizeof(buf));
+	for (i = 0; i < BKEY_PLAN_MAX_OPS - 1; i++) {
+		p.ops[i] = (struct bkey_plan_op) {
+			.code = BKEY_PLAN_STORE_IMM, .size = 8, .off = 8 * (i % 5),
+			.blind = BKEY_PLAN_BLIND_MUL, .key = 3, .imm = 0x123456789abcdefULL,
+		};
+	}
+	p.ops[i].code = BKEY_PLAN_RET;
+	p.nr_ops = i + 1;
+	tc_check(&tc, bkey_jit_bpf_lower(&p, &ebpf_caps[0], buf, &len, &nr) == -EINVAL,
+		 "over-long program lowered");
+	for (i = BKEY_JIT_BPF_MAX_INSNS * 8; i < sizeof(buf); i++)
+		if (((u8 *)buf)[i] != 0x5a)
+			break;
+	tc_check(&tc, i == sizeof(buf), "wrote past BKEY_JIT_BPF_MAX_INSNS");
+	tc_end(&tc);
+}
+
+/* The eBPF differential's counts, and its own pass/fail line. */
+static void ebpf_report(void)
+{
+	static const char *const kinds[2] = { "full", "pos" };
+	unsigned int v, kind;
+
+	tc_check(&ebpf_tc, ebpf_programs > 0 && ebpf_runs[EBPF_ALIGNED] > 0,
+		 "no eBPF program ran");
+	/* The aligned variant must really differ somewhere. */
+	tc_check(&ebpf_tc, ebpf_differ > 0, "aligned and unaligned lowering never differ");
+	printf("# ebpf: %lu programs lowered (%lu immediates checked against the plan),"
+	       " %lu plans where the aligned-loads variant differs;"
+	       " %lu runs unaligned, %lu runs aligned-loads (strict alignment)\n",
+	       ebpf_programs, ebpf_imm_checks, ebpf_differ, ebpf_runs[EBPF_UNALIGNED],
+	       ebpf_runs[EBPF_ALIGNED]);
+	printf("# ebpf instructions executed per key:");
+	for (v = 0; v < EBPF_NR_VARIANTS; v++)
+		for (kind = 0; kind < 2; kind++)
+			printf(" %s %s %.2f%s", v == EBPF_ALIGNED ? "aligned" : "unaligned",
+			       kinds[kind], ebpf_exec_runs[v][kind] ?
+			       (double)ebpf_executed[v][kind] / ebpf_exec_runs[v][kind] : 0.0,
+			       v + kind < 2 ? "," : "\n");
+	if (bkey_jit_arch_name) {
+		printf("# ebpf/native instructions, worst format: full %.2f (%s), pos %.2f (%s)\n",
+		       ebpf_worst_ratio[0], ebpf_worst_format[0], ebpf_worst_ratio[1],
+		       ebpf_worst_format[1]);
+		tc_check(&ebpf_tc, ebpf_worst_ratio[0] <= 2.0 && ebpf_worst_ratio[1] <= 2.0,
+			 "eBPF more than twice the native instructions");
+	}
+	tc_end(&ebpf_tc);
 }
 
 int main(int argc, char **argv)
@@ -791,11 +1232,14 @@ int main(int argc, char **argv)
 	test_fallback();
 	test_options();
 	test_concurrency();
+	test_backends();
+	test_ebpf_limits();
 	test_structured(want_code);
 	test_random(want_code);
 	if (want_code)
 		test_blinding();
 	printf("# %lu key checks (JIT, generic, bcachefs algorithm, bit reference; full and position)\n",
 	       key_checks);
+	ebpf_report();
 	return tests_summary();
 }

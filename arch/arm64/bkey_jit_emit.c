@@ -9,7 +9,7 @@
  * there is no frame. x16/x17 (IP0/IP1, used by veneers and PLTs) and x18
  * (the shadow call stack pointer) are never used.
  */
-#include "bkey_jit_plan.h"
+#include "bkey_jit_emit.h"
 #include "bkey_jit_arm64.h"
 
 #define DST_REG		A64_R(0)
@@ -25,7 +25,6 @@ static const u8 vreg_map[BKEY_PLAN_NR_REGS] = {
 #define TMP1		A64_R(10)
 
 #define A64_INSN_SIZE	4
-#define A64_MAX_INSNS	(BKEY_JIT_MAX_CODE / A64_INSN_SIZE)
 
 /* Longest move-immediate sequence: MOVZ + 3 MOVK. */
 #define A64_MAX_MOV	4
@@ -40,27 +39,19 @@ struct pending_store {
 	u64		imm;		/* truncated to size */
 };
 
-struct jit_ctx {
-	u8			*image;		/* NULL in a sizing pass */
-	int			idx;		/* instructions written */
-	bool			overflow;
-	const struct bkey_plan	*plan;
-	struct pending_store	st;
-};
-
-/*
- * The only writer of ctx->image. It also counts in a sizing pass and never
- * writes past BKEY_JIT_MAX_CODE.
- */
-static void emit(u32 insn, struct jit_ctx *ctx)
+/* The backend's own state in the driver's context. */
+static struct pending_store *pending(struct bkey_jit_ctx *ctx)
 {
-	if (ctx->idx >= A64_MAX_INSNS) {
-		ctx->overflow = true;
-		return;
-	}
-	if (ctx->image)
-		put_unaligned_le32(insn, ctx->image + ctx->idx * A64_INSN_SIZE);
-	ctx->idx++;
+	return ctx->priv;
+}
+
+/* One instruction through the driver's writer (it bounds and counts). */
+static void emit(u32 insn, struct bkey_jit_ctx *ctx)
+{
+	u8 b[A64_INSN_SIZE];
+
+	put_unaligned_le32(insn, b);
+	bkey_jit_emit_insn(ctx, b, sizeof(b));
 }
 
 static u64 lane_mask(bool is64)
@@ -195,7 +186,7 @@ static int a64_mov_seq(bool is64, u8 rd, u64 val, u32 insns[A64_MAX_MOV])
 	return nr;
 }
 
-static void emit_mov_imm(bool is64, u8 rd, u64 val, struct jit_ctx *ctx)
+static void emit_mov_imm(bool is64, u8 rd, u64 val, struct bkey_jit_ctx *ctx)
 {
 	u32 insns[A64_MAX_MOV];
 	int nr = a64_mov_seq(is64, rd, val, insns), i;
@@ -205,7 +196,7 @@ static void emit_mov_imm(bool is64, u8 rd, u64 val, struct jit_ctx *ctx)
 }
 
 /* Rd += imm (modulo 2^32 or 2^64) in as few instructions as possible. */
-static void emit_add_imm(bool is64, u8 rd, u64 imm, struct jit_ctx *ctx)
+static void emit_add_imm(bool is64, u8 rd, u64 imm, struct bkey_jit_ctx *ctx)
 {
 	u32 insns[A64_MAX_MOV];
 	u64 neg;
@@ -246,7 +237,7 @@ static void emit_add_imm(bool is64, u8 rd, u64 imm, struct jit_ctx *ctx)
  * itself is never a MOVZ/MOVK chunk.
  */
 static void emit_blinded_const(const struct bkey_plan_op *op,
-			       struct jit_ctx *ctx)
+			       struct bkey_jit_ctx *ctx)
 {
 	bool is64 = op->size == 8;
 
@@ -260,7 +251,7 @@ static void emit_blinded_const(const struct bkey_plan_op *op,
 
 /* Rd = (Rd >> shift) & mask(width), with the AND only if @mask. */
 static void emit_extract(u8 rd, unsigned int shift, unsigned int width,
-			 bool mask, struct jit_ctx *ctx)
+			 bool mask, struct bkey_jit_ctx *ctx)
 {
 	if (!mask || shift + width >= 64) {
 		/* Nothing above shift + width: a plain shift, if any. */
@@ -282,7 +273,7 @@ static void emit_extract(u8 rd, unsigned int shift, unsigned int width,
  *	bfxil	w10, w9, #0, #8		// u64s, wrapped modulo 256
  *	stur	w10, [x0]
  */
-static void emit_header(u64 imm, bool is64, struct jit_ctx *ctx)
+static void emit_header(u64 imm, bool is64, struct bkey_jit_ctx *ctx)
 {
 	u32 n, immr, imms;
 
@@ -303,7 +294,7 @@ static void emit_header(u64 imm, bool is64, struct jit_ctx *ctx)
 }
 
 static void emit_load(u8 rt, unsigned int size, unsigned int off,
-		      struct jit_ctx *ctx)
+		      struct bkey_jit_ctx *ctx)
 {
 	switch (size) {
 	case 1:
@@ -323,7 +314,7 @@ static void emit_load(u8 rt, unsigned int size, unsigned int off,
 
 /* The register holding a pending store's value; immediates are built now. */
 static u8 store_src(const struct pending_store *st, u8 tmp,
-		    struct jit_ctx *ctx)
+		    struct bkey_jit_ctx *ctx)
 {
 	if (!st->is_imm)
 		return st->reg;
@@ -333,9 +324,9 @@ static u8 store_src(const struct pending_store *st, u8 tmp,
 	return tmp;
 }
 
-static void flush_store(struct jit_ctx *ctx)
+static void flush_store(struct bkey_jit_ctx *ctx)
 {
-	struct pending_store *st = &ctx->st;
+	struct pending_store *st = pending(ctx);
 	u8 rt;
 
 	if (!st->valid)
@@ -353,9 +344,10 @@ static void flush_store(struct jit_ctx *ctx)
  * slots become one STP. A store is only held back across register
  * operations that do not change its value, never across a memory access.
  */
-static void queue_store(const struct pending_store *next, struct jit_ctx *ctx)
+static void queue_store(const struct pending_store *next,
+			struct bkey_jit_ctx *ctx)
 {
-	struct pending_store *st = &ctx->st;
+	struct pending_store *st = pending(ctx);
 	const struct pending_store *lo, *hi;
 	u8 rlo, rhi;
 
@@ -381,106 +373,25 @@ static void queue_store(const struct pending_store *next, struct jit_ctx *ctx)
 }
 
 /* An op is about to write the A64 register @rd: a pending store of it goes. */
-static void clobber_reg(u8 rd, struct jit_ctx *ctx)
+static void clobber_reg(u8 rd, struct bkey_jit_ctx *ctx)
 {
-	if (ctx->st.valid && !ctx->st.is_imm && ctx->st.reg == rd)
+	struct pending_store *st = pending(ctx);
+
+	if (st->valid && !st->is_imm && st->reg == rd)
 		flush_store(ctx);
 }
 
-/* Blinding of an ADD or STORE_IMM; MUL only for 64-bit values. */
-static bool blind_valid(const struct bkey_plan_op *op)
+/* arm64 kCFI: the caller checks the type hash at entry - 4. */
+static void a64_preamble(struct bkey_jit_ctx *ctx)
 {
-	if (op->code == BKEY_PLAN_STORE)
-		return true;
-	return op->blind == BKEY_PLAN_BLIND_NONE ||
-	       op->blind == BKEY_PLAN_BLIND_XOR ||
-	       (op->blind == BKEY_PLAN_BLIND_MUL && op->size == 8);
+	pending(ctx)->valid = false;	/* a new pass */
+	if (ctx->opts->cfi)
+		emit(ctx->opts->cfi_hash, ctx);
 }
 
-/* Check the whole plan before emitting anything. */
-static int validate_plan(const struct bkey_plan *plan)
+static void a64_prologue(struct bkey_jit_ctx *ctx)
 {
-	unsigned int dst_size, i;
-
-	switch (plan->kind) {
-	case BKEY_PLAN_UNPACK:
-		dst_size = sizeof(struct bkey);
-		break;
-	case BKEY_PLAN_UNPACK_POS:
-		dst_size = sizeof(struct bpos);
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (plan->nr_ops > BKEY_PLAN_MAX_OPS)
-		return -EINVAL;
-
-	for (i = 0; i < plan->nr_ops; i++) {
-		const struct bkey_plan_op *op = &plan->ops[i];
-
-		switch (op->code) {
-		case BKEY_PLAN_HEADER:
-			if (plan->kind != BKEY_PLAN_UNPACK)
-				return -EINVAL;
-			break;
-		case BKEY_PLAN_LOAD:
-			if (op->reg >= BKEY_PLAN_NR_REGS ||
-			    (op->size != 1 && op->size != 2 && op->size != 4 &&
-			     op->size != 8) ||
-			    op->off + op->size > sizeof(struct bkey_packed))
-				return -EINVAL;
-			break;
-		case BKEY_PLAN_EXTRACT:
-			if (op->reg >= BKEY_PLAN_NR_REGS ||
-			    (op->size != 4 && op->size != 8) ||
-			    op->shift > 63 || !op->width || op->width > 64)
-				return -EINVAL;
-			break;
-		case BKEY_PLAN_FUNNEL:
-			if (op->reg >= BKEY_PLAN_NR_REGS ||
-			    op->reg2 >= BKEY_PLAN_NR_REGS ||
-			    (op->size != 4 && op->size != 8) ||
-			    !op->shift || op->shift > 63 ||
-			    !op->width || op->width > 64)
-				return -EINVAL;
-			break;
-		case BKEY_PLAN_ADD:
-			if (op->reg >= BKEY_PLAN_NR_REGS ||
-			    (op->size != 4 && op->size != 8) ||
-			    !blind_valid(op) ||
-			    op->blind == BKEY_PLAN_BLIND_XOR)
-				return -EINVAL;
-			break;
-		case BKEY_PLAN_STORE:
-			if (op->reg >= BKEY_PLAN_NR_REGS)
-				return -EINVAL;
-			fallthrough;
-		case BKEY_PLAN_STORE_IMM:
-			if (!blind_valid(op))
-				return -EINVAL;
-			if ((op->size != 4 && op->size != 8) ||
-			    op->off + op->size > dst_size)
-				return -EINVAL;
-			break;
-		case BKEY_PLAN_RET:
-			/* Nothing may follow the return. */
-			if (i + 1 != plan->nr_ops)
-				return -EINVAL;
-			break;
-		default:
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-static void build_prologue(const struct bkey_jit_emit_opts *opts,
-			   struct jit_ctx *ctx)
-{
-	/* arm64 kCFI: the caller checks the type hash at entry - 4. */
-	if (opts->cfi)
-		emit(opts->cfi_hash, ctx);
-	if (opts->bti)
+	if (ctx->opts->bti)
 		emit(A64_BTI_C, ctx);
 }
 
@@ -491,39 +402,12 @@ static unsigned int load_size_for(unsigned int bits)
 	       bits <= 64 ? 8 : 0;
 }
 
-/* Whether @reg is written before it is read again after op @i. */
-static bool reg_dead_after(const struct bkey_plan *plan, unsigned int i,
-			   u8 reg)
-{
-	for (i++; i < plan->nr_ops; i++) {
-		const struct bkey_plan_op *op = &plan->ops[i];
-
-		switch (op->code) {
-		case BKEY_PLAN_LOAD:
-			if (op->reg == reg)
-				return true;
-			break;
-		case BKEY_PLAN_FUNNEL:
-			if (op->reg2 == reg)
-				return false;
-			fallthrough;
-		case BKEY_PLAN_EXTRACT:
-		case BKEY_PLAN_ADD:
-		case BKEY_PLAN_STORE:
-			if (op->reg == reg)
-				return false;
-			break;
-		}
-	}
-	return true;
-}
-
 /*
  * LOAD r; EXTRACT r at a byte boundary: one narrower load at the field's
  * first byte gives the same value, inside the bytes the plan loads.
  */
 static bool fuse_extract(const struct bkey_plan *plan, unsigned int i,
-			 struct jit_ctx *ctx)
+			 struct bkey_jit_ctx *ctx)
 {
 	const struct bkey_plan_op *ld = &plan->ops[i], *ex = ld + 1;
 	unsigned int byte = ex->shift / 8, bits, n;
@@ -547,7 +431,7 @@ static bool fuse_extract(const struct bkey_plan *plan, unsigned int i,
  * UBFX, when hi is dead after the FUNNEL.
  */
 static bool fuse_funnel(const struct bkey_plan *plan, unsigned int i,
-			struct jit_ctx *ctx)
+			struct bkey_jit_ctx *ctx)
 {
 	const struct bkey_plan_op *a = &plan->ops[i], *b = a + 1, *f = a + 2;
 	const struct bkey_plan_op *lo, *hi;
@@ -560,7 +444,8 @@ static bool fuse_funnel(const struct bkey_plan *plan, unsigned int i,
 	lo = f->reg == a->reg ? a : b;
 	hi = lo == a ? b : a;
 	if (lo->reg != f->reg || hi->reg != f->reg2 || lo->size != 8 ||
-	    hi->off != lo->off + 8 || !reg_dead_after(plan, i + 2, hi->reg))
+	    hi->off != lo->off + 8 ||
+	    !bkey_plan_reg_dead_after(plan, i + 2, hi->reg))
 		return false;
 
 	/* Field bits [shift, shift + width) of the 8 + hi->size bytes. */
@@ -579,123 +464,123 @@ static bool fuse_funnel(const struct bkey_plan *plan, unsigned int i,
 	return true;
 }
 
-static void build_body(struct jit_ctx *ctx)
+/* Encode op @i (and the ops fused with it); return how many it took. */
+static unsigned int a64_op(struct bkey_jit_ctx *ctx, unsigned int i)
 {
 	const struct bkey_plan *plan = ctx->plan;
+	const struct bkey_plan_op *op = &plan->ops[i];
+	u8 rd = vreg_map[op->reg & (BKEY_PLAN_NR_REGS - 1)];
 	struct pending_store next;
-	unsigned int i;
 
-	for (i = 0; i < plan->nr_ops; i++) {
-		const struct bkey_plan_op *op = &plan->ops[i];
-		u8 rd = vreg_map[op->reg & (BKEY_PLAN_NR_REGS - 1)];
+	switch (op->code) {
+	case BKEY_PLAN_HEADER:
+		flush_store(ctx);
+		emit_header(op->imm, op->size == 8, ctx);
+		break;
+	case BKEY_PLAN_LOAD:
+		flush_store(ctx);
+		/* Fused ops are skipped; the driver validated them. */
+		if (fuse_funnel(plan, i, ctx))
+			return 3;
+		if (fuse_extract(plan, i, ctx))
+			return 2;
+		emit_load(rd, op->size, op->off, ctx);
+		break;
+	case BKEY_PLAN_EXTRACT:
+		clobber_reg(rd, ctx);
+		emit_extract(rd, op->shift, op->width, op->mask, ctx);
+		break;
+	case BKEY_PLAN_FUNNEL: {
+		u8 rhi = vreg_map[op->reg2 & (BKEY_PLAN_NR_REGS - 1)];
 
-		switch (op->code) {
-		case BKEY_PLAN_HEADER:
-			flush_store(ctx);
-			emit_header(op->imm, op->size == 8, ctx);
-			break;
-		case BKEY_PLAN_LOAD:
-			flush_store(ctx);
-			/* Fused ops are skipped; they are validated. */
-			if (fuse_funnel(plan, i, ctx))
-				i += 2;
-			else if (fuse_extract(plan, i, ctx))
-				i += 1;
-			else
-				emit_load(rd, op->size, op->off, ctx);
-			break;
-		case BKEY_PLAN_EXTRACT:
-			clobber_reg(rd, ctx);
-			emit_extract(rd, op->shift, op->width, op->mask, ctx);
-			break;
-		case BKEY_PLAN_FUNNEL: {
-			u8 rhi = vreg_map[op->reg2 & (BKEY_PLAN_NR_REGS - 1)];
-
-			clobber_reg(rd, ctx);
-			if (op->shift + op->width <= 64) {
-				/* All of the field is in the low word. */
-				emit_extract(rd, op->shift, op->width, true, ctx);
-				break;
-			}
-			emit(A64_EXTR(1, rd, rhi, rd, op->shift), ctx);
-			if (op->width < 64)
-				emit(A64_UBFX(op->width <= 32 ? 0 : 1, rd, rd, 0,
-					      op->width), ctx);
+		clobber_reg(rd, ctx);
+		if (op->shift + op->width <= 64) {
+			/* All of the field is in the low word. */
+			emit_extract(rd, op->shift, op->width, true, ctx);
 			break;
 		}
-		case BKEY_PLAN_ADD:
-			clobber_reg(rd, ctx);
-			if (op->blind) {
-				emit_blinded_const(op, ctx);
-				emit(A64_ADD(1, rd, rd, TMP0), ctx);
-				break;
-			}
-			emit_add_imm(op->size == 8, rd, op->imm, ctx);
-			break;
-		case BKEY_PLAN_STORE_IMM:
-			if (op->blind) {
-				/* TMP0/TMP1 are the pending store's too. */
-				flush_store(ctx);
-				emit_blinded_const(op, ctx);
-				if (op->size == 8)
-					emit(A64_STUR64(TMP0, DST_REG, op->off),
-					     ctx);
-				else
-					emit(A64_STUR32(TMP0, DST_REG, op->off),
-					     ctx);
-				break;
-			}
-			fallthrough;
-		case BKEY_PLAN_STORE:
-			next.valid = true;
-			next.is_imm = op->code == BKEY_PLAN_STORE_IMM;
-			next.reg = rd;
-			next.size = op->size;
-			next.off = op->off;
-			next.imm = op->imm & lane_mask(op->size == 8);
-			queue_store(&next, ctx);
-			break;
-		case BKEY_PLAN_RET:
-			break;
-		}
+		emit(A64_EXTR(1, rd, rhi, rd, op->shift), ctx);
+		if (op->width < 64)
+			emit(A64_UBFX(op->width <= 32 ? 0 : 1, rd, rd, 0,
+				      op->width), ctx);
+		break;
 	}
-	flush_store(ctx);
+	case BKEY_PLAN_ADD:
+		clobber_reg(rd, ctx);
+		if (op->blind) {
+			emit_blinded_const(op, ctx);
+			emit(A64_ADD(1, rd, rd, TMP0), ctx);
+			break;
+		}
+		emit_add_imm(op->size == 8, rd, op->imm, ctx);
+		break;
+	case BKEY_PLAN_STORE_IMM:
+		if (op->blind) {
+			/* TMP0/TMP1 are the pending store's too. */
+			flush_store(ctx);
+			emit_blinded_const(op, ctx);
+			if (op->size == 8)
+				emit(A64_STUR64(TMP0, DST_REG, op->off), ctx);
+			else
+				emit(A64_STUR32(TMP0, DST_REG, op->off), ctx);
+			break;
+		}
+		fallthrough;
+	case BKEY_PLAN_STORE:
+		next.valid = true;
+		next.is_imm = op->code == BKEY_PLAN_STORE_IMM;
+		next.reg = rd;
+		next.size = op->size;
+		next.off = op->off;
+		next.imm = op->imm & lane_mask(op->size == 8);
+		queue_store(&next, ctx);
+		break;
+	}
+	return 1;
 }
 
-static void build_epilogue(struct jit_ctx *ctx)
+/* The store held back last, then the return. */
+static void a64_epilogue(struct bkey_jit_ctx *ctx)
 {
+	flush_store(ctx);
 	emit(A64_RET(A64_LR), ctx);
 }
 
+static const struct bkey_jit_backend a64_backend = {
+	.name		= "arm64",
+	.max_len	= BKEY_JIT_MAX_CODE,
+	.preamble	= a64_preamble,
+	.prologue	= a64_prologue,
+	.op		= a64_op,
+	.epilogue	= a64_epilogue,
+};
+
+/* What the encoders above rely on: ldur, extr, ubfx. */
+static const struct bkey_jit_caps a64_caps = {
+	.unaligned		= true,
+	.funnel_shift		= true,
+	.bitfield_extract	= true,
+};
+
+/**
+ * bkey_jit_arch_emit - encode a plan as an arm64 leaf function
+ * @plan:	the plan; the driver refuses a malformed one (-EINVAL)
+ * @opts:	kCFI type hash, BTI C; NULL for none (the x86 options are
+ *		ignored)
+ * @buf:	BKEY_JIT_MAX_CODE bytes of output, or NULL for a sizing pass
+ * @ip:		unused: the code has nothing pc-relative
+ * @out:	length, entry offset and instruction count from the entry
+ *
+ * Return: 0 or -EINVAL.
+ */
 int bkey_jit_arch_emit(const struct bkey_plan *plan,
 		       const struct bkey_jit_emit_opts *opts, u8 *buf,
 		       unsigned long ip, struct bkey_jit_emitted *out)
 {
-	static const struct bkey_jit_emit_opts no_opts;
-	struct jit_ctx ctx = { .image = buf, .plan = plan };
-	int entry, ret;
+	struct pending_store st = { };
 
-	(void)ip;	/* no pc-relative code */
-	if (!plan || !out)
-		return -EINVAL;
-	if (!opts)
-		opts = &no_opts;
-	ret = validate_plan(plan);
-	if (ret)
-		return ret;
-
-	/* endbr, cfi_padding and return_thunk are x86-only. */
-	build_prologue(opts, &ctx);
-	entry = opts->cfi ? 1 : 0;
-	build_body(&ctx);
-	build_epilogue(&ctx);
-	if (ctx.overflow)
-		return -EINVAL;
-
-	out->len = ctx.idx * A64_INSN_SIZE;
-	out->entry = entry * A64_INSN_SIZE;
-	out->nr_insns = ctx.idx - entry;
-	return 0;
+	return bkey_jit_emit(&a64_backend, &a64_caps, plan, opts, buf, ip,
+			     &st, out);
 }
 
 const char *const bkey_jit_arch_name = "arm64";

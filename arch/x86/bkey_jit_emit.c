@@ -7,7 +7,7 @@
  * SysV ABI: rdi = dst, rsi = src. Only caller-saved registers are touched
  * and the stack is never used, so there is no frame to set up.
  */
-#include "bkey_jit_plan.h"
+#include "bkey_jit_emit.h"
 #include "bkey_jit_x86.h"
 
 /*
@@ -28,41 +28,23 @@ static const enum x86_reg vreg_map[BKEY_PLAN_NR_REGS] = {
 #define KCFI_PADDED_PREAMBLE	16
 #define KCFI_MOV_LEN		5
 
-struct jit_ctx {
-	u8		*buf;		/* NULL in a sizing pass */
-	unsigned int	len;
-	unsigned int	nr_insns;
-	unsigned int	entry;
-	unsigned int	entry_insns;	/* nr_insns at the entry */
-	unsigned long	ip;		/* where buf[0] runs */
-	const struct bkey_jit_emit_opts *opts;
-	const struct bkey_plan *plan;
-	int		err;
-};
-
 /*
- * The only writer of ctx->buf. A whole instruction at a time, so that the
- * instruction count is exact and the buffer bound is checked in one place.
+ * One whole instruction at a time through the driver's writer, so the
+ * instruction count is exact and the buffer bound is checked there.
  */
-static void emit(struct jit_ctx *ctx, const struct x86_insn *insn)
+static void emit(struct bkey_jit_ctx *ctx, const struct x86_insn *insn)
 {
-	if (ctx->err)
-		return;
-	if (insn->bad || !insn->len ||
-	    insn->len > BKEY_JIT_MAX_CODE - ctx->len) {
+	if (insn->bad) {
 		ctx->err = -EINVAL;
 		return;
 	}
-	if (ctx->buf)
-		memcpy(ctx->buf + ctx->len, insn->b, insn->len);
-	ctx->len += insn->len;
-	ctx->nr_insns++;
+	bkey_jit_emit_insn(ctx, insn->b, insn->len);
 }
 
 /* Declares the instruction under construction the EMIT*() macros fill. */
 #define INSN_START()	struct x86_insn __insn = {}, *insn = &__insn
 
-static void emit_byte_insn(struct jit_ctx *ctx, u8 opcode)
+static void emit_byte_insn(struct bkey_jit_ctx *ctx, u8 opcode)
 {
 	INSN_START();
 
@@ -71,7 +53,7 @@ static void emit_byte_insn(struct jit_ctx *ctx, u8 opcode)
 }
 
 /* movzx r32, byte/word [base+off]; mov r32/r64, [base+off] */
-static void emit_load(struct jit_ctx *ctx, enum x86_reg dst,
+static void emit_load(struct bkey_jit_ctx *ctx, enum x86_reg dst,
 		      enum x86_reg base, unsigned int size, s32 off)
 {
 	INSN_START();
@@ -88,7 +70,7 @@ static void emit_load(struct jit_ctx *ctx, enum x86_reg dst,
 }
 
 /* mov [base+off], r32/r64 */
-static void emit_store(struct jit_ctx *ctx, enum x86_reg base, s32 off,
+static void emit_store(struct bkey_jit_ctx *ctx, enum x86_reg base, s32 off,
 		       enum x86_reg src, bool is64)
 {
 	INSN_START();
@@ -100,8 +82,8 @@ static void emit_store(struct jit_ctx *ctx, enum x86_reg base, s32 off,
 }
 
 /* mov dword/qword [base+off], imm32 (sign-extended for qword) */
-static void emit_store_imm32(struct jit_ctx *ctx, enum x86_reg base, s32 off,
-			     u32 imm, bool is64)
+static void emit_store_imm32(struct bkey_jit_ctx *ctx, enum x86_reg base,
+			     s32 off, u32 imm, bool is64)
 {
 	INSN_START();
 
@@ -113,8 +95,8 @@ static void emit_store_imm32(struct jit_ctx *ctx, enum x86_reg base, s32 off,
 }
 
 /* Group 1 ALU op on dword/qword [base+off] with an imm32 (sign-extended). */
-static void emit_alu_mem_imm32(struct jit_ctx *ctx, u8 ext, enum x86_reg base,
-			       s32 off, u32 imm, bool is64)
+static void emit_alu_mem_imm32(struct bkey_jit_ctx *ctx, u8 ext,
+			       enum x86_reg base, s32 off, u32 imm, bool is64)
 {
 	INSN_START();
 
@@ -126,7 +108,7 @@ static void emit_alu_mem_imm32(struct jit_ctx *ctx, u8 ext, enum x86_reg base,
 }
 
 /* imul r64, r64, imm32 (sign-extended) */
-static void emit_imul_imm32(struct jit_ctx *ctx, enum x86_reg reg, u32 imm)
+static void emit_imul_imm32(struct bkey_jit_ctx *ctx, enum x86_reg reg, u32 imm)
 {
 	INSN_START();
 
@@ -141,7 +123,7 @@ static void emit_imul_imm32(struct jit_ctx *ctx, enum x86_reg reg, u32 imm)
  * Group 1 ALU op with an immediate: the sign-extended imm8 form when the
  * value allows, else the one-byte-shorter accumulator form for rax.
  */
-static void emit_alu_imm(struct jit_ctx *ctx, u8 ext, enum x86_reg reg,
+static void emit_alu_imm(struct bkey_jit_ctx *ctx, u8 ext, enum x86_reg reg,
 			 s32 imm, bool is64)
 {
 	INSN_START();
@@ -162,7 +144,7 @@ static void emit_alu_imm(struct jit_ctx *ctx, u8 ext, enum x86_reg reg,
 }
 
 /* Group 1 ALU op on the low byte of @reg: add al, imm8 and friends. */
-static void emit_alu8_imm(struct jit_ctx *ctx, u8 ext, enum x86_reg reg,
+static void emit_alu8_imm(struct bkey_jit_ctx *ctx, u8 ext, enum x86_reg reg,
 			  u8 imm)
 {
 	INSN_START();
@@ -179,7 +161,7 @@ static void emit_alu8_imm(struct jit_ctx *ctx, u8 ext, enum x86_reg reg,
 }
 
 /* shl/shr by a constant; the D1 form is a byte shorter for a count of 1. */
-static void emit_shift_imm(struct jit_ctx *ctx, u8 ext, enum x86_reg reg,
+static void emit_shift_imm(struct bkey_jit_ctx *ctx, u8 ext, enum x86_reg reg,
 			   unsigned int count, bool is64)
 {
 	INSN_START();
@@ -197,8 +179,8 @@ static void emit_shift_imm(struct jit_ctx *ctx, u8 ext, enum x86_reg reg,
 }
 
 /* shrd lo, hi, count (64-bit): lo = low 64 bits of (hi:lo) >> count */
-static void emit_shrd(struct jit_ctx *ctx, enum x86_reg lo, enum x86_reg hi,
-		      unsigned int count)
+static void emit_shrd(struct bkey_jit_ctx *ctx, enum x86_reg lo,
+		      enum x86_reg hi, unsigned int count)
 {
 	INSN_START();
 
@@ -210,7 +192,7 @@ static void emit_shrd(struct jit_ctx *ctx, enum x86_reg lo, enum x86_reg hi,
 }
 
 /* mov r32, r32 (zero-extends into the upper half) */
-static void emit_mov_rr32(struct jit_ctx *ctx, enum x86_reg dst,
+static void emit_mov_rr32(struct bkey_jit_ctx *ctx, enum x86_reg dst,
 			  enum x86_reg src)
 {
 	INSN_START();
@@ -222,7 +204,7 @@ static void emit_mov_rr32(struct jit_ctx *ctx, enum x86_reg dst,
 }
 
 /* movzx r32, r8/r16 */
-static void emit_movzx_rr(struct jit_ctx *ctx, enum x86_reg dst,
+static void emit_movzx_rr(struct bkey_jit_ctx *ctx, enum x86_reg dst,
 			  enum x86_reg src, unsigned int bytes)
 {
 	INSN_START();
@@ -234,7 +216,7 @@ static void emit_movzx_rr(struct jit_ctx *ctx, enum x86_reg dst,
 }
 
 /* add r64, r64 */
-static void emit_add_rr64(struct jit_ctx *ctx, enum x86_reg dst,
+static void emit_add_rr64(struct bkey_jit_ctx *ctx, enum x86_reg dst,
 			  enum x86_reg src)
 {
 	INSN_START();
@@ -249,7 +231,7 @@ static void emit_add_rr64(struct jit_ctx *ctx, enum x86_reg dst,
  * Load a 64-bit constant: "mov r32, imm32" zero-extends and is 5-6 bytes,
  * the sign-extended "mov r64, simm32" is 7, full movabs is 10.
  */
-static void emit_mov_imm64(struct jit_ctx *ctx, enum x86_reg reg, u64 imm)
+static void emit_mov_imm64(struct bkey_jit_ctx *ctx, enum x86_reg reg, u64 imm)
 {
 	INSN_START();
 
@@ -270,7 +252,7 @@ static void emit_mov_imm64(struct jit_ctx *ctx, enum x86_reg reg, u64 imm)
 }
 
 /* jmp rel32 to an absolute address; always 5 bytes so sizing is exact. */
-static void emit_jmp_abs(struct jit_ctx *ctx, unsigned long target)
+static void emit_jmp_abs(struct bkey_jit_ctx *ctx, unsigned long target)
 {
 	INSN_START();
 	s64 rel;
@@ -286,7 +268,7 @@ static void emit_jmp_abs(struct jit_ctx *ctx, unsigned long target)
 	emit(ctx, insn);
 }
 
-static void emit_endbr64(struct jit_ctx *ctx)
+static void emit_endbr64(struct bkey_jit_ctx *ctx)
 {
 	INSN_START();
 
@@ -300,7 +282,7 @@ static void emit_endbr64(struct jit_ctx *ctx)
  * 0x7f), a 32-bit mov for width 32, and above that a shl/shr pair rather
  * than materializing a 64-bit mask.
  */
-static void emit_mask(struct jit_ctx *ctx, enum x86_reg reg,
+static void emit_mask(struct bkey_jit_ctx *ctx, enum x86_reg reg,
 		      unsigned int width)
 {
 	if (width == 8 || width == 16) {
@@ -321,7 +303,7 @@ static void emit_mask(struct jit_ctx *ctx, enum x86_reg reg,
  * carries into the format byte. "or r32, 0x100" rather than "or ah, 1"
  * avoids an ah merge uop on Intel when the dword is stored.
  */
-static void emit_header(struct jit_ctx *ctx, enum x86_reg tmp, u8 imm,
+static void emit_header(struct bkey_jit_ctx *ctx, enum x86_reg tmp, u8 imm,
 			bool is64)
 {
 	emit_load(ctx, tmp, SRC_REG, 4, 0);
@@ -334,50 +316,15 @@ static void emit_header(struct jit_ctx *ctx, enum x86_reg tmp, u8 imm,
 	emit_store(ctx, DST_REG, 0, tmp, is64);
 }
 
-/* Does @op read virtual register @vreg? */
-static bool op_reads(const struct bkey_plan_op *op, unsigned int vreg)
-{
-	switch (op->code) {
-	case BKEY_PLAN_FUNNEL:
-		return op->reg == vreg || op->reg2 == vreg;
-	case BKEY_PLAN_EXTRACT:
-	case BKEY_PLAN_ADD:
-	case BKEY_PLAN_STORE:
-		return op->reg == vreg;
-	default:
-		return false;
-	}
-}
-
-/* Is the value of virtual register @vreg dead after op @idx? */
-static bool vreg_dead_after(const struct bkey_plan *plan, unsigned int idx,
-			    unsigned int vreg)
-{
-	unsigned int i;
-
-	for (i = idx + 1; i < plan->nr_ops; i++) {
-		const struct bkey_plan_op *op = &plan->ops[i];
-
-		if (op_reads(op, vreg))
-			return false;
-		if (op->code == BKEY_PLAN_LOAD && op->reg == vreg)
-			return true;
-	}
-	return true;
-}
-
 /*
  * A temporary for HEADER: the first mapped register whose value is dead
  * after op @idx (in practice rax, the header comes first), else r11.
  */
 static enum x86_reg header_tmp(const struct bkey_plan *plan, unsigned int idx)
 {
-	unsigned int v;
+	int v = bkey_plan_dead_reg(plan, idx, BKEY_PLAN_NR_REGS);
 
-	for (v = 0; v < BKEY_PLAN_NR_REGS; v++)
-		if (vreg_dead_after(plan, idx, v))
-			return vreg_map[v];
-	return X86_TMP;
+	return v < 0 ? X86_TMP : vreg_map[v];
 }
 
 /*
@@ -386,7 +333,8 @@ static enum x86_reg header_tmp(const struct bkey_plan *plan, unsigned int idx)
  * result that fits in bits 0..31 of the source allows 32-bit operations
  * (no REX.W) even for size 8 since they zero-extend.
  */
-static void emit_extract(struct jit_ctx *ctx, const struct bkey_plan_op *op)
+static void emit_extract(struct bkey_jit_ctx *ctx,
+			 const struct bkey_plan_op *op)
 {
 	enum x86_reg reg = vreg_map[op->reg];
 	unsigned int bits = op->size * 8;
@@ -418,7 +366,7 @@ static void emit_extract(struct jit_ctx *ctx, const struct bkey_plan_op *op)
  * always masked: the plan's mask flag is only defined for EXTRACT, and the
  * bits shifted in from the high word are not known to be zero.
  */
-static void emit_funnel(struct jit_ctx *ctx, const struct bkey_plan_op *op)
+static void emit_funnel(struct bkey_jit_ctx *ctx, const struct bkey_plan_op *op)
 {
 	enum x86_reg reg = vreg_map[op->reg];
 
@@ -431,14 +379,15 @@ static void emit_funnel(struct jit_ctx *ctx, const struct bkey_plan_op *op)
  * key" (imm = value * key^-1), so neither the value nor any 4 of its
  * bytes appear in the code.
  */
-static void emit_blinded_mul(struct jit_ctx *ctx, const struct bkey_plan_op *op)
+static void emit_blinded_mul(struct bkey_jit_ctx *ctx,
+			     const struct bkey_plan_op *op)
 {
 	emit_mov_imm64(ctx, X86_TMP, op->imm);
 	emit_imul_imm32(ctx, X86_TMP, op->key);
 }
 
 /* ADD modulo 2^(8 * size), as the shortest add/sub of an immediate. */
-static void emit_add(struct jit_ctx *ctx, const struct bkey_plan_op *op)
+static void emit_add(struct bkey_jit_ctx *ctx, const struct bkey_plan_op *op)
 {
 	enum x86_reg reg = vreg_map[op->reg];
 	bool is64 = op->size == 8;
@@ -473,7 +422,8 @@ static void emit_add(struct jit_ctx *ctx, const struct bkey_plan_op *op)
  * XOR keys are undone in memory ("mov m, imm; xor m, key", one extra
  * instruction and no register), multiplied constants through r11.
  */
-static void emit_store_imm(struct jit_ctx *ctx, const struct bkey_plan_op *op)
+static void emit_store_imm(struct bkey_jit_ctx *ctx,
+			   const struct bkey_plan_op *op)
 {
 	bool is64 = op->size == 8;
 
@@ -500,9 +450,9 @@ static void emit_store_imm(struct jit_ctx *ctx, const struct bkey_plan_op *op)
 /*
  * kCFI preamble (hash in a "mov eax, imm32" that is never executed, the
  * caller reads it before the entry), padded to the 16 bytes of the
- * CONFIG_CALL_PADDING layout when asked, then ENDBR64 at the entry for IBT.
+ * CONFIG_CALL_PADDING layout when asked.
  */
-static void build_prologue(struct jit_ctx *ctx)
+static void x86_preamble(struct bkey_jit_ctx *ctx)
 {
 	const struct bkey_jit_emit_opts *opts = ctx->opts;
 
@@ -515,16 +465,17 @@ static void build_prologue(struct jit_ctx *ctx)
 			while (!ctx->err && ctx->len < KCFI_PADDED_PREAMBLE)
 				emit_byte_insn(ctx, 0x90);
 	}
+}
 
-	ctx->entry = ctx->len;
-	ctx->entry_insns = ctx->nr_insns;
-
-	if (opts->endbr)
+/* ENDBR64 at the entry for IBT. */
+static void x86_prologue(struct bkey_jit_ctx *ctx)
+{
+	if (ctx->opts->endbr)
 		emit_endbr64(ctx);
 }
 
 /* The return: the return thunk, or ret plus int3 against SLS. */
-static void build_epilogue(struct jit_ctx *ctx)
+static void x86_epilogue(struct bkey_jit_ctx *ctx)
 {
 	if (ctx->opts->return_thunk) {
 		emit_jmp_abs(ctx, ctx->opts->return_thunk);
@@ -534,79 +485,7 @@ static void build_epilogue(struct jit_ctx *ctx)
 	}
 }
 
-static bool size_ok(unsigned int size, unsigned int mask)
-{
-	return size <= 8 && (mask & size) && !(size & (size - 1));
-}
-
-/* XOR needs an imm32 form of imm, MUL a 64-bit destination. */
-static bool blind_ok(const struct bkey_plan_op *op)
-{
-	switch (op->blind) {
-	case BKEY_PLAN_BLIND_NONE:
-		return true;
-	case BKEY_PLAN_BLIND_XOR:
-		return op->size == 4 || x86_fits_s32((s64)op->imm);
-	case BKEY_PLAN_BLIND_MUL:
-		return op->size == 8;
-	default:
-		return false;
-	}
-}
-
-static unsigned int dst_size(const struct bkey_plan *plan)
-{
-	return plan->kind == BKEY_PLAN_UNPACK ? sizeof(struct bkey) :
-						sizeof(struct bpos);
-}
-
-/*
- * Reject anything the encoders below would get wrong: registers out of
- * range, shift counts the hardware would reduce modulo 32/64, accesses
- * outside the 40-byte packed key or the destination.
- */
-static bool op_valid(const struct bkey_plan *plan, unsigned int idx)
-{
-	const struct bkey_plan_op *op = &plan->ops[idx];
-	bool last = idx + 1 == plan->nr_ops;
-
-	if (op->code != BKEY_PLAN_RET && last)
-		return false;
-
-	switch (op->code) {
-	case BKEY_PLAN_HEADER:
-		return plan->kind == BKEY_PLAN_UNPACK;
-	case BKEY_PLAN_LOAD:
-		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 15) &&
-		       op->off + op->size <= sizeof(struct bkey_packed);
-	case BKEY_PLAN_EXTRACT:
-		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 12) &&
-		       op->shift < op->size * 8 &&
-		       op->width >= 1 && op->width <= 64;
-	case BKEY_PLAN_FUNNEL:
-		return op->reg < BKEY_PLAN_NR_REGS &&
-		       op->reg2 < BKEY_PLAN_NR_REGS && op->reg != op->reg2 &&
-		       size_ok(op->size, 12) &&
-		       op->shift >= 1 && op->shift <= 63 &&
-		       op->width >= 1 && op->width <= 64;
-	case BKEY_PLAN_ADD:
-		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 12) &&
-		       (op->blind == BKEY_PLAN_BLIND_NONE ||
-			(op->blind == BKEY_PLAN_BLIND_MUL && op->size == 8));
-	case BKEY_PLAN_STORE:
-		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 12) &&
-		       op->off + op->size <= dst_size(plan);
-	case BKEY_PLAN_STORE_IMM:
-		return size_ok(op->size, 12) &&
-		       op->off + op->size <= dst_size(plan) && blind_ok(op);
-	case BKEY_PLAN_RET:
-		return last;
-	default:
-		return false;
-	}
-}
-
-static void build_op(struct jit_ctx *ctx, unsigned int idx)
+static unsigned int x86_op(struct bkey_jit_ctx *ctx, unsigned int idx)
 {
 	const struct bkey_plan_op *op = &ctx->plan->ops[idx];
 
@@ -634,36 +513,28 @@ static void build_op(struct jit_ctx *ctx, unsigned int idx)
 	case BKEY_PLAN_STORE_IMM:
 		emit_store_imm(ctx, op);
 		break;
-	case BKEY_PLAN_RET:
-		build_epilogue(ctx);
-		break;
 	}
+	return 1;
 }
 
-static void build_body(struct jit_ctx *ctx)
-{
-	const struct bkey_plan *plan = ctx->plan;
-	unsigned int i;
+static const struct bkey_jit_backend x86_backend = {
+	.name		= "x86-64",
+	.max_len	= BKEY_JIT_MAX_CODE,
+	.preamble	= x86_preamble,
+	.prologue	= x86_prologue,
+	.op		= x86_op,
+	.epilogue	= x86_epilogue,
+};
 
-	if (!plan->nr_ops || plan->nr_ops > BKEY_PLAN_MAX_OPS ||
-	    (plan->kind != BKEY_PLAN_UNPACK &&
-	     plan->kind != BKEY_PLAN_UNPACK_POS)) {
-		ctx->err = -EINVAL;
-		return;
-	}
-
-	for (i = 0; i < plan->nr_ops && !ctx->err; i++) {
-		if (!op_valid(plan, i)) {
-			ctx->err = -EINVAL;
-			return;
-		}
-		build_op(ctx, i);
-	}
-}
+/* What the encoders above rely on: misaligned loads, shrd. */
+static const struct bkey_jit_caps x86_caps = {
+	.unaligned	= true,
+	.funnel_shift	= true,
+};
 
 /**
  * bkey_jit_arch_emit - encode a plan as an x86-64 leaf function
- * @plan:	the plan; validated here, a malformed one gives -EINVAL
+ * @plan:	the plan; the driver refuses a malformed one (-EINVAL)
  * @opts:	kCFI preamble, ENDBR64, return thunk; NULL for none
  * @buf:	BKEY_JIT_MAX_CODE bytes of output, or NULL for a sizing pass
  * @ip:		address @buf[0] runs at; only the return thunk jump uses it
@@ -678,23 +549,8 @@ int bkey_jit_arch_emit(const struct bkey_plan *plan,
 		       const struct bkey_jit_emit_opts *opts, u8 *buf,
 		       unsigned long ip, struct bkey_jit_emitted *out)
 {
-	static const struct bkey_jit_emit_opts no_opts;
-	struct jit_ctx ctx = {
-		.buf	= buf,
-		.ip	= ip,
-		.opts	= opts ?: &no_opts,
-		.plan	= plan,
-	};
-
-	build_prologue(&ctx);
-	build_body(&ctx);
-	if (ctx.err)
-		return ctx.err;
-
-	out->len = ctx.len;
-	out->entry = ctx.entry;
-	out->nr_insns = ctx.nr_insns - ctx.entry_insns;
-	return 0;
+	return bkey_jit_emit(&x86_backend, &x86_caps, plan, opts, buf, ip,
+			     NULL, out);
 }
 
 const char *const bkey_jit_arch_name = "x86-64";

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The eBPF backend's kernel half: a lowered plan becomes a struct
+ * bpf_prog, which the kernel's own BPF JIT compiles. It needs no
+ * executable-memory allocator and no change to the core kernel, so it
+ * works from a module (bcachefs.ko), under FineIBT (the BPF JIT emits
+ * the preamble the CFI mode wants) and on any arch with a BPF JIT.
+ *
+ * The program never meets the verifier: it is built by
+ * bkey_jit_bpf_lower() from a validated plan, straight-line, with loads
+ * only inside the packed key and stores only inside the destination, the
+ * same guarantees the native backends rely on. It is used only if it was
+ * JIT-compiled; the BPF interpreter would be slower than the generic C.
+ */
+#include <linux/bpf.h>
+#include <linux/filter.h>
+
+#include "bkey_jit_bpf.h"
+
+struct bkey_jit_bpf {
+	struct bpf_prog	*prog[2];	/* full key, position only */
+	unsigned int	insns[2];
+};
+
+/*
+ * Which loads the target's JIT turns into fast instructions. riscv64
+ * traps on misaligned accesses (and emulates them slowly); x86-64 and
+ * arm64 do not care.
+ */
+static const struct bkey_jit_caps bkey_jit_bpf_caps = {
+	.unaligned = IS_ENABLED(CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS),
+};
+
+static void bkey_jit_bpf_release(struct bpf_prog *prog)
+{
+	if (!IS_ERR_OR_NULL(prog))
+		bpf_prog_free(prog);
+}
+
+/*
+ * The program is lowered straight into the allocation: bpf_prog_alloc()
+ * rounds up to a page anyway. Its type stays BPF_PROG_TYPE_UNSPEC, as for
+ * the kernel's own converted classic programs: no maps, no helpers, no
+ * tail calls.
+ */
+static struct bpf_prog *bkey_jit_bpf_load(const struct bkey_plan *plan,
+					  unsigned int *nr_insns)
+{
+	struct bpf_prog *prog;
+	unsigned int slots;
+	int err;
+
+	prog = bpf_prog_alloc(bpf_prog_size(BKEY_JIT_BPF_MAX_INSNS), 0);
+	if (!prog)
+		return ERR_PTR(-ENOMEM);
+
+	err = bkey_jit_bpf_lower(plan, &bkey_jit_bpf_caps, prog->insnsi,
+				 &slots, nr_insns);
+	if (err) {
+		bpf_prog_free(prog);
+		return ERR_PTR(err);
+	}
+	prog->len = slots;
+
+	/* May return another prog (constant blinding with bpf_jit_harden). */
+	prog = bpf_prog_select_runtime(prog, &err);
+	if (!err && !prog->jited)
+		err = -EOPNOTSUPP;
+	if (err) {
+		bpf_prog_free(prog);
+		return ERR_PTR(err);
+	}
+	return prog;
+}
+
+/**
+ * bkey_jit_bpf_compile - compile a format's two plans with the BPF JIT
+ * @plan:	the full-key and the position-only plan, blinded
+ *
+ * Process context: allocates with GFP_KERNEL and runs the JIT.
+ *
+ * Return: the programs, or an ERR_PTR(): -ENOMEM, -EINVAL for a plan the
+ * lowering refuses, -EOPNOTSUPP when the program was not JIT-compiled
+ * (bpf_jit_enable off, or the JIT failed).
+ */
+struct bkey_jit_bpf *bkey_jit_bpf_compile(const struct bkey_plan plan[2])
+{
+	struct bkey_jit_bpf *b = kzalloc(sizeof(*b), GFP_KERNEL);
+	int i;
+
+	if (!b)
+		return ERR_PTR(-ENOMEM);
+	for (i = 0; i < 2; i++) {
+		b->prog[i] = bkey_jit_bpf_load(&plan[i], &b->insns[i]);
+		if (IS_ERR(b->prog[i])) {
+			struct bkey_jit_bpf *err = ERR_CAST(b->prog[i]);
+
+			b->prog[i] = NULL;
+			bkey_jit_bpf_free(b);
+			return err;
+		}
+	}
+	return b;
+}
+
+/**
+ * bkey_jit_bpf_free - free the programs of bkey_jit_bpf_compile()
+ * @b:		the programs; NULL and error pointers are ignored
+ *
+ * The caller guarantees no CPU can still be running them (the cache frees
+ * after its RCU and tasks-RCU grace periods).
+ */
+void bkey_jit_bpf_free(struct bkey_jit_bpf *b)
+{
+	if (IS_ERR_OR_NULL(b))
+		return;
+	bkey_jit_bpf_release(b->prog[0]);
+	bkey_jit_bpf_release(b->prog[1]);
+	kfree(b);
+}
+
+/* Through bpf_func with its own type, so kCFI and FineIBT check it. */
+static __always_inline void bkey_jit_bpf_call(const struct bpf_prog *prog,
+					      void *dst, const void *src)
+{
+	struct bkey_jit_bpf_ctx ctx = { .dst = dst, .src = src };
+
+	prog->bpf_func(&ctx, prog->insnsi);
+}
+
+/**
+ * bkey_jit_bpf_unpack - unpack a key with the full-key program
+ * @b:		the programs
+ * @dst:	the unpacked key
+ * @src:	the packed key
+ */
+void bkey_jit_bpf_unpack(const struct bkey_jit_bpf *b, struct bkey *dst,
+			 const struct bkey_packed *src)
+{
+	bkey_jit_bpf_call(b->prog[0], dst, src);
+}
+
+/**
+ * bkey_jit_bpf_unpack_pos - unpack a key's position
+ * @b:		the programs
+ * @dst:	the position
+ * @src:	the packed key
+ */
+void bkey_jit_bpf_unpack_pos(const struct bkey_jit_bpf *b, struct bpos *dst,
+			     const struct bkey_packed *src)
+{
+	bkey_jit_bpf_call(b->prog[1], dst, src);
+}
+
+/**
+ * bkey_jit_bpf_insns - eBPF instructions of one program
+ * @b:		the programs
+ * @pos:	the position-only one
+ *
+ * Return: the count, an LD_IMM64 counting once.
+ */
+unsigned int bkey_jit_bpf_insns(const struct bkey_jit_bpf *b, bool pos)
+{
+	return b->insns[pos];
+}
+
+/**
+ * bkey_jit_bpf_code_len - machine code bytes the BPF JIT produced
+ * @b:		the programs
+ *
+ * Return: both programs' JIT image lengths, added.
+ */
+unsigned int bkey_jit_bpf_code_len(const struct bkey_jit_bpf *b)
+{
+	return b->prog[0]->jited_len + b->prog[1]->jited_len;
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The eBPF backend: a plan lowered to eBPF instructions, which the
+ * kernel's own BPF JIT then compiles (bkey_jit_bpf.c), so JIT unpack works
+ * from a module, under FineIBT, and on every arch with a BPF JIT.
+ *
+ * The program is called as every BPF program is, bpf_func(ctx, insnsi),
+ * with a pointer to struct bkey_jit_bpf_ctx in R1. Why a context rather
+ * than dst in R1 and src in R2: R2 is the instruction pointer by the
+ * calling convention, and that a JIT leaves the caller's second argument
+ * in R2 is true of x86-64 and arm64 but promised by none; two loads from
+ * a context in the caller's stack frame (hot in L1) buy independence of
+ * every JIT's register mapping.
+ *
+ * Register use: R1 = dst and R2 = src after the two context loads, plan
+ * registers r0..r3 in R3, R4, R5, R0; R6 only as a scratch register when
+ * no plan register is free (the JIT saves it then). No stack, no calls,
+ * no jumps: straight-line code ending in one EXIT.
+ */
+#ifndef _BKEY_JIT_BPF_H
+#define _BKEY_JIT_BPF_H
+
+#include "bkey_jit_emit.h"
+
+/* Only the lowering needs its layout (compat/bkey_jit_bpf_insn.h). */
+struct bpf_insn;
+
+/* What the program receives in R1. */
+struct bkey_jit_bpf_ctx {
+	void		*dst;	/* struct bkey or struct bpos, 8-byte aligned */
+	const void	*src;	/* struct bkey_packed, 8-byte aligned */
+};
+
+/* Longest program, in instructions (an LD_IMM64 counts as two). */
+#define BKEY_JIT_BPF_MAX_INSNS	96
+
+int bkey_jit_bpf_lower(const struct bkey_plan *plan,
+		       const struct bkey_jit_caps *caps,
+		       struct bpf_insn *insns, unsigned int *nr_slots,
+		       unsigned int *nr_insns);
+
+/*
+ * A format's two programs (full key, position only), JIT-compiled by the
+ * kernel's BPF JIT (bkey_jit_bpf.c; in userspace, run by the test
+ * interpreter). Opaque to the cache, which only compiles, calls and frees.
+ */
+struct bkey_jit_bpf;
+
+#if IS_ENABLED(CONFIG_BPF_JIT) || !defined(__KERNEL__)
+struct bkey_jit_bpf *bkey_jit_bpf_compile(const struct bkey_plan plan[2]);
+void bkey_jit_bpf_free(struct bkey_jit_bpf *b);
+void bkey_jit_bpf_unpack(const struct bkey_jit_bpf *b, struct bkey *dst,
+			 const struct bkey_packed *src);
+void bkey_jit_bpf_unpack_pos(const struct bkey_jit_bpf *b, struct bpos *dst,
+			     const struct bkey_packed *src);
+unsigned int bkey_jit_bpf_insns(const struct bkey_jit_bpf *b, bool pos);
+unsigned int bkey_jit_bpf_code_len(const struct bkey_jit_bpf *b);
+#else
+/* No BPF JIT in this kernel: the eBPF backend never compiles anything. */
+static inline struct bkey_jit_bpf *
+bkey_jit_bpf_compile(const struct bkey_plan plan[2])
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+static inline void bkey_jit_bpf_free(struct bkey_jit_bpf *b)
+{
+}
+
+static inline void bkey_jit_bpf_unpack(const struct bkey_jit_bpf *b,
+				       struct bkey *dst,
+				       const struct bkey_packed *src)
+{
+}
+
+static inline void bkey_jit_bpf_unpack_pos(const struct bkey_jit_bpf *b,
+					   struct bpos *dst,
+					   const struct bkey_packed *src)
+{
+}
+
+static inline unsigned int bkey_jit_bpf_insns(const struct bkey_jit_bpf *b,
+					      bool pos)
+{
+	return 0;
+}
+
+static inline unsigned int bkey_jit_bpf_code_len(const struct bkey_jit_bpf *b)
+{
+	return 0;
+}
+#endif
+
+#endif /* _BKEY_JIT_BPF_H */

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The arch-neutral backend driver (bkey_jit_emit.h): plan validation,
+ * register liveness, the sizing and final passes and the
+ * prologue/body/epilogue loop, shared by the x86-64, arm64 and eBPF
+ * backends.
+ */
+#include "bkey_jit_emit.h"
+
+/**
+ * bkey_jit_emit_insn - append one instruction
+ * @ctx:	the emitter context
+ * @insn:	its encoding
+ * @len:	its length in bytes, at least 1
+ *
+ * The only writer of @ctx->buf. Past the backend's bound the pass fails
+ * with -EINVAL and nothing more is written; in the sizing pass only the
+ * length and the count move.
+ */
+void bkey_jit_emit_insn(struct bkey_jit_ctx *ctx, const void *insn,
+			unsigned int len)
+{
+	if (ctx->err)
+		return;
+	if (!len || len > ctx->cap - ctx->len) {
+		ctx->err = -EINVAL;
+		return;
+	}
+	if (ctx->buf)
+		memcpy(ctx->buf + ctx->len, insn, len);
+	ctx->len += len;
+	ctx->nr_insns++;
+}
+
+static bool size_ok(unsigned int size, unsigned int allowed)
+{
+	return size <= 8 && (allowed & size) && !(size & (size - 1));
+}
+
+static bool fits_s32(u64 v)
+{
+	return (s64)v == (s32)(u32)v;
+}
+
+/* XOR: imm must be an imm32 (sign-extended for size 8); MUL is 64-bit. */
+static bool blind_ok(const struct bkey_plan_op *op)
+{
+	switch (op->blind) {
+	case BKEY_PLAN_BLIND_NONE:
+		return true;
+	case BKEY_PLAN_BLIND_XOR:
+		return op->code == BKEY_PLAN_STORE_IMM &&
+		       (op->size == 4 || fits_s32(op->imm));
+	case BKEY_PLAN_BLIND_MUL:
+		return op->size == 8;
+	default:
+		return false;
+	}
+}
+
+static unsigned int plan_dst_size(const struct bkey_plan *plan)
+{
+	return plan->kind == BKEY_PLAN_UNPACK ? sizeof(struct bkey) :
+						sizeof(struct bpos);
+}
+
+/*
+ * The rules of bkey_jit_plan.h, checked for one op: registers in range,
+ * shift counts no hardware reduces modulo 32/64, accesses inside the
+ * 40-byte packed key and the destination, RET last and only last.
+ */
+static bool op_valid(const struct bkey_plan *plan, unsigned int idx)
+{
+	const struct bkey_plan_op *op = &plan->ops[idx];
+	bool last = idx + 1 == plan->nr_ops;
+
+	if (op->code != BKEY_PLAN_RET && last)
+		return false;
+
+	switch (op->code) {
+	case BKEY_PLAN_HEADER:
+		return plan->kind == BKEY_PLAN_UNPACK;
+	case BKEY_PLAN_LOAD:
+		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 15) &&
+		       op->off + op->size <= sizeof(struct bkey_packed);
+	case BKEY_PLAN_EXTRACT:
+		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 12) &&
+		       op->shift < op->size * 8 &&
+		       op->width >= 1 && op->width <= 64;
+	case BKEY_PLAN_FUNNEL:
+		return op->reg < BKEY_PLAN_NR_REGS &&
+		       op->reg2 < BKEY_PLAN_NR_REGS && op->reg != op->reg2 &&
+		       size_ok(op->size, 12) &&
+		       op->shift >= 1 && op->shift <= 63 &&
+		       op->width >= 1 && op->width <= 64;
+	case BKEY_PLAN_ADD:
+		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 12) &&
+		       blind_ok(op);
+	case BKEY_PLAN_STORE:
+		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 12) &&
+		       op->off + op->size <= plan_dst_size(plan);
+	case BKEY_PLAN_STORE_IMM:
+		return size_ok(op->size, 12) &&
+		       op->off + op->size <= plan_dst_size(plan) && blind_ok(op);
+	case BKEY_PLAN_RET:
+		return last;
+	default:
+		return false;
+	}
+}
+
+/**
+ * bkey_plan_validate - check a plan before any backend encodes it
+ * @plan:	the plan
+ *
+ * Return: 0, or -EINVAL for a plan outside the semantics of
+ * bkey_jit_plan.h (an empty plan included: bkey_plan_blind() empties one
+ * it has no room for).
+ */
+int bkey_plan_validate(const struct bkey_plan *plan)
+{
+	unsigned int i;
+
+	if (!plan || !plan->nr_ops || plan->nr_ops > BKEY_PLAN_MAX_OPS ||
+	    (plan->kind != BKEY_PLAN_UNPACK &&
+	     plan->kind != BKEY_PLAN_UNPACK_POS))
+		return -EINVAL;
+	for (i = 0; i < plan->nr_ops; i++)
+		if (!op_valid(plan, i))
+			return -EINVAL;
+	return 0;
+}
+
+/* Does @op read virtual register @reg? */
+static bool op_reads(const struct bkey_plan_op *op, unsigned int reg)
+{
+	switch (op->code) {
+	case BKEY_PLAN_FUNNEL:
+		return op->reg == reg || op->reg2 == reg;
+	case BKEY_PLAN_EXTRACT:
+	case BKEY_PLAN_ADD:
+	case BKEY_PLAN_STORE:
+		return op->reg == reg;
+	default:
+		return false;
+	}
+}
+
+/**
+ * bkey_plan_reg_dead_after - is a register's value unused after an op?
+ * @plan:	the plan
+ * @idx:	the op
+ * @reg:	a virtual register
+ *
+ * Return: true if no op after @idx reads @reg before a LOAD overwrites it.
+ */
+bool bkey_plan_reg_dead_after(const struct bkey_plan *plan, unsigned int idx,
+			      unsigned int reg)
+{
+	unsigned int i;
+
+	for (i = idx + 1; i < plan->nr_ops; i++) {
+		const struct bkey_plan_op *op = &plan->ops[i];
+
+		if (op_reads(op, reg))
+			return false;
+		if (op->code == BKEY_PLAN_LOAD && op->reg == reg)
+			return true;
+	}
+	return true;
+}
+
+/**
+ * bkey_plan_dead_reg - a virtual register free for scratch use after an op
+ * @plan:	the plan
+ * @idx:	the op
+ * @except:	a register not to return (the op's own), or a value >=
+ *		BKEY_PLAN_NR_REGS for none
+ *
+ * Return: the lowest such register, or -1 if every one is live.
+ */
+int bkey_plan_dead_reg(const struct bkey_plan *plan, unsigned int idx,
+		       unsigned int except)
+{
+	unsigned int r;
+
+	for (r = 0; r < BKEY_PLAN_NR_REGS; r++)
+		if (r != except && !op_reads(&plan->ops[idx], r) &&
+		    bkey_plan_reg_dead_after(plan, idx, r))
+			return r;
+	return -1;
+}
+
+static int emit_pass(const struct bkey_jit_backend *be,
+		     struct bkey_jit_ctx *ctx)
+{
+	unsigned int i;
+
+	if (be->preamble)
+		be->preamble(ctx);
+	ctx->entry = ctx->len;
+	ctx->entry_insns = ctx->nr_insns;
+	if (be->prologue)
+		be->prologue(ctx);
+	for (i = 0; i < ctx->plan->nr_ops && !ctx->err;) {
+		if (ctx->plan->ops[i].code == BKEY_PLAN_RET)
+			break;
+		i += be->op(ctx, i);
+	}
+	be->epilogue(ctx);
+	return ctx->err;
+}
+
+/**
+ * bkey_jit_emit - encode a plan with a backend
+ * @be:		the backend
+ * @caps:	what the target does well (NULL: nothing)
+ * @plan:	the plan; validated here
+ * @opts:	security and ABI options (NULL: none)
+ * @buf:	@be->max_len bytes of output, or NULL to only size
+ * @ip:		the address @buf[0] runs at
+ * @priv:	the backend's per-pass state, passed in the context
+ * @out:	length, entry offset and instruction count from the entry
+ *
+ * With @buf, a sizing pass runs first and the final pass must produce
+ * the same length and count, so the size a caller allocated from an
+ * earlier sizing pass is the size written. On error @out is untouched
+ * and nothing is written past @be->max_len.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int bkey_jit_emit(const struct bkey_jit_backend *be,
+		  const struct bkey_jit_caps *caps,
+		  const struct bkey_plan *plan,
+		  const struct bkey_jit_emit_opts *opts, u8 *buf,
+		  unsigned long ip, void *priv, struct bkey_jit_emitted *out)
+{
+	static const struct bkey_jit_emit_opts no_opts;
+	static const struct bkey_jit_caps no_caps;
+	struct bkey_jit_ctx size = {
+		.cap	= be->max_len,
+		.ip	= ip,
+		.plan	= plan,
+		.opts	= opts ?: &no_opts,
+		.caps	= caps ?: &no_caps,
+		.priv	= priv,
+	};
+	struct bkey_jit_ctx final = size;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	ret = bkey_plan_validate(plan);
+	if (!ret)
+		ret = emit_pass(be, &size);
+	if (!ret && buf) {
+		final.buf = buf;
+		ret = emit_pass(be, &final);
+		if (!ret && (final.len != size.len ||
+			     final.nr_insns != size.nr_insns ||
+			     final.entry != size.entry))
+			ret = -EINVAL;	/* a backend bug: sizes must agree */
+	}
+	if (ret)
+		return ret;
+
+	out->len = size.len;
+	out->entry = size.entry;
+	out->nr_insns = size.nr_insns - size.entry_insns;
+	return 0;
+}

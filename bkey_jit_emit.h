@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The one backend driver: what every code generator shares, so that a
+ * backend is only its capabilities and its encoders (the shape of the
+ * kernel's BPF JITs: a context, one writer, prologue/body/epilogue, a
+ * sizing pass checked against the final pass).
+ *
+ * The driver checks the plan once (bkey_plan_validate()), runs a sizing
+ * pass with no buffer and, given one, the final pass, and refuses a final
+ * pass whose length differs. A backend supplies:
+ *
+ *   preamble	bytes before the function entry (a kCFI type hash)
+ *   prologue	the first instructions at the entry (ENDBR64, BTI C, the
+ *		eBPF context loads)
+ *   op		the encoding of plan op @idx; it may consume the ops after
+ *		it too (a fused load and extract) and returns how many
+ *   epilogue	the return (and anything a backend held back)
+ *
+ * and writes code only through bkey_jit_emit_insn(), one whole
+ * instruction at a time, so the instruction count is exact and the
+ * buffer bound is checked in one place.
+ */
+#ifndef _BKEY_JIT_EMIT_H
+#define _BKEY_JIT_EMIT_H
+
+#include "bkey_jit_plan.h"
+
+/* What the target does well; the encoders choose sequences by these. */
+struct bkey_jit_caps {
+	bool	unaligned;	/* loads/stores at any byte offset are fast */
+	bool	funnel_shift;	/* (hi:lo) >> n in one instruction */
+	bool	bitfield_extract; /* (r >> shift) & mask(width) in one */
+};
+
+struct bkey_jit_ctx {
+	u8			*buf;		/* NULL in the sizing pass */
+	unsigned int		cap;		/* bytes @buf holds */
+	unsigned int		len;		/* bytes emitted */
+	unsigned int		nr_insns;	/* instructions emitted */
+	unsigned int		entry;		/* offset of the entry */
+	unsigned int		entry_insns;	/* nr_insns at the entry */
+	unsigned long		ip;		/* where @buf[0] runs */
+	const struct bkey_plan	*plan;
+	const struct bkey_jit_emit_opts *opts;
+	const struct bkey_jit_caps *caps;
+	void			*priv;		/* the backend's own state */
+	int			err;
+};
+
+struct bkey_jit_backend {
+	const char	*name;
+	unsigned int	max_len;	/* bytes of one function at most */
+	void		(*preamble)(struct bkey_jit_ctx *ctx);
+	void		(*prologue)(struct bkey_jit_ctx *ctx);
+	unsigned int	(*op)(struct bkey_jit_ctx *ctx, unsigned int idx);
+	void		(*epilogue)(struct bkey_jit_ctx *ctx);
+};
+
+void bkey_jit_emit_insn(struct bkey_jit_ctx *ctx, const void *insn,
+			unsigned int len);
+int bkey_plan_validate(const struct bkey_plan *plan);
+bool bkey_plan_reg_dead_after(const struct bkey_plan *plan, unsigned int idx,
+			      unsigned int reg);
+int bkey_plan_dead_reg(const struct bkey_plan *plan, unsigned int idx,
+		       unsigned int except);
+int bkey_jit_emit(const struct bkey_jit_backend *be,
+		  const struct bkey_jit_caps *caps,
+		  const struct bkey_plan *plan,
+		  const struct bkey_jit_emit_opts *opts, u8 *buf,
+		  unsigned long ip, void *priv, struct bkey_jit_emitted *out);
+
+#endif /* _BKEY_JIT_EMIT_H */
