@@ -193,17 +193,19 @@ allocating executable memory", since bcachefs was merged. This is that
 interface.
 
 A JIT that emits a few dozen bytes per function cannot afford a page per
-function, so pieces are packed into pages, with a bitmap of granules per
-page as bpf_prog_pack does. A mapping is never writable and executable:
+function, so pieces are packed into packs, with a bitmap of granules per
+pack as bpf_prog_pack does. A mapping is never writable and executable:
 
  - pages come from execmem_alloc(EXECMEM_BPF), are filled with traps
    while still non-executable, then sealed with set_memory_rox();
  - code is copied in only through the architecture's text-poking
    primitive (text_poke_copy() on x86-64, aarch64_insn_copy() on arm64),
    which does the cache maintenance;
- - a freed piece is trap-filled at once, and its granules are reused
-   only after a tasks-RCU grace period, as another CPU may still be
-   running, or be preempted inside, the code.
+ - a piece is freed only once no CPU can be running it (the caller
+   waits for the grace periods that ensure it, as the BPF core does
+   before bpf_jit_free()); it is trap-filled and reused at once;
+ - pieces come from 256 KiB packs, sealed once, with one empty pack kept,
+   so a JIT that churns does not turn into TLB-flush storms.
 
 A cap on executable bytes and statistics are there for the user to
 expose. The primitives it needs are not exported, so it is built in.
@@ -214,7 +216,8 @@ EOF
 
 # 3.2 core
 put bkey_jit.c bkey_jit.h bkey_jit_types.h bkey_jit_format.c bkey_jit_plan.c \
-	bkey_jit_emit.c bkey_jit_emit.h \
+	bkey_jit_emit.c bkey_jit_emit.h bkey_jit_bpf.c bkey_jit_bpf.h \
+	bkey_jit_bpf_lower.c compat/bkey_jit_bpf_insn.h \
 	bkey_jit_plan.h bkey_jit_debugfs.c arch/none/bkey_jit_emit.c
 lib_files VMALLOC_EXEC BKEY_JIT
 maintainers "$lib/bkey_jit*" "$lib/arch/none/"
@@ -235,10 +238,19 @@ This adds the architecture-neutral part of bkey-jit:
    depends only on the format is made once; backends only encode it;
  - a generic C unpack that precomputes a load, shift and mask per field,
    about twice as fast as bcachefs's own, used whenever there is no code;
- - a per-format cache of refcounted unpackers (bkey_jit_get() compiles
-   on first use, bkey_jit_put() takes no lock and defers freeing to a
-   work item), a mode switch (off/on/verify) behind a static key, a cap
-   on code bytes, and statistics;
+ - a per-format cache of refcounted unpackers in an rhashtable:
+   bkey_jit_get() never sleeps (an RCU lookup; a miss returns an
+   unpacker on the generic C unpack at once and a work item compiles
+   and publishes the code), bkey_jit_put() never sleeps either, and code
+   is trap-filled and reused only after an RCU and a tasks-RCU grace
+   period; a mode switch (off/on/verify) behind a static key, a cap on
+   code bytes, per-CPU per-key counters and statistics;
+ - constant blinding of every format-derived immediate in the plan, so
+   no format (from disk or chosen through file offsets) picks bytes of
+   kernel text;
+ - one backend driver (validation, liveness, sizing and final pass) and
+   an eBPF lowering of the plan, run by the kernel's BPF JIT where there
+   is no native backend (CONFIG_BPF_JIT);
  - debugfs: stats, formats, mode, code_cap and an in-kernel benchmark.
 
 Architectures without a backend (arch/none here; x86-64 and arm64
@@ -285,7 +297,8 @@ with aarch64_insn_copy(), which does the instruction cache maintenance.
 EOF
 
 # 3.5 KUnit
-put tests/bkey_jit_kunit.c tests/vmalloc_exec_kunit.c tests/ref_unpack.h
+put tests/bkey_jit_kunit.c tests/vmalloc_exec_kunit.c tests/ref_unpack.h \
+	tests/blind_scan.h
 lib_files VMALLOC_EXEC BKEY_JIT BKEY_JIT_KUNIT_TEST
 maintainers "$lib/tests/"
 for f in Kconfig Kbuild; do
@@ -295,16 +308,20 @@ done
 commit <<'EOF'
 lib: bkey_jit: add KUnit tests for vmalloc_exec and bkey_jit
 
-vmalloc_exec: no mapping is ever writable and executable, pages are
-trap-filled, pieces are packed and reused only after the grace period,
-the cap holds, allocation failures are injected, and the statistics
-add up.
+vmalloc_exec: no mapping is ever writable and executable, packs are
+trap-filled, pieces are packed and reused at once after a free, one
+empty pack is kept, the cap holds, allocation failures are injected, and
+the statistics add up.
 
 bkey_jit: the emitted code against the generic C unpack and against a
 bit-at-a-time reference of the bcachefs algorithm over structured and
 random formats and keys, every emitted instruction decoded on x86-64,
-the per-format cache under concurrent gets and puts, and every fallback
-(mode off, cap, no memory, invalid formats).
+the per-format cache under concurrent gets and puts, gets and puts with
+preemption off and under a spinlock, kthreads unpacking through one
+unpacker while it switches from generic C to JIT code, code that stays
+valid after the last put until the grace periods end and is trapped
+after, the blinding scan with the kernel's emit options, and every
+fallback (mode off, cap, no memory, invalid formats).
 EOF
 
 # 3.6 bcachefs
@@ -325,8 +342,9 @@ Documentation: bcachefs: describe bkey-jit
 
 Why per-format key unpackers, the pipeline from format to published
 code, the packed layout and the plan, the generated code and how it
-meets IBT/BTI and kCFI, the W^X model of vmalloc_exec and why freeing
-waits for a tasks-RCU grace period, the cache, fallbacks and modes,
+meets IBT/BTI and kCFI, the W^X model of vmalloc_exec, why the node-read
+path never blocks, why freeing waits for an RCU and a tasks-RCU grace
+period, constant blinding, the cache, fallbacks and modes,
 debugfs and the tests.
 EOF
 
@@ -374,12 +392,12 @@ interface for dynamically allocating executable memory".
 
 This series is that interface and those JITs:
 
- - vmalloc_exec (1): small pieces of executable memory packed into pages
-   from execmem, never writable and executable at once: pages are
+ - vmalloc_exec (1): small pieces of executable memory packed into 256 KiB
+   packs from execmem, never writable and executable at once: packs are
    trap-filled while RW+NX, sealed with set_memory_rox(), written only
-   through text_poke_copy() / aarch64_insn_copy(); freed pieces are
-   trap-filled at once and reused after a tasks-RCU grace period, since
-   another CPU may still run, or be preempted in, the code.
+   through text_poke_copy() / aarch64_insn_copy(); a piece is freed once
+   its user has waited for the grace periods after which no CPU can run
+   it, trap-filled and reused at once.
 
  - bkey-jit (2-5): validate a format (exactly what bcachefs refuses),
    lower it to an arch-neutral plan whose decisions are all taken once per
