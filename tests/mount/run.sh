@@ -254,6 +254,9 @@ fi
 # the in-kernel benchmark, for make demo (TCG: timings only indicative)
 if [ "$BENCH" = 1 ] && [ -r /sys/kernel/debug/bkey_jit/bench ]; then
 	sed 's/^/GUEST-BENCH: /' /sys/kernel/debug/bkey_jit/bench
+	# the cache with many live formats (hit, miss, executable/code bytes)
+	[ -r /sys/kernel/debug/bkey_jit/bench_scale ] &&
+		sed 's/^/GUEST-BENCH: /' /sys/kernel/debug/bkey_jit/bench_scale
 fi
 echo "GUEST-DONE rc=$rc"
 # Kernels without ACPI cannot power off: reboot, which ends qemu (-no-reboot)
