@@ -95,7 +95,8 @@ if [ -f tests/mount/run.sh ] && [ "${CHECK_NO_KERNEL:-0}" != 1 ]; then
 	# remount + verify with 256 MiB and most of it pinned: btree-cache
 	# shrinker at work, hung-task timeout 10 s
 	step mount-x86_64-module bash tests/mount/run.sh x86_64 --variant module --mode verify
-	step mount-x86_64-pressure bash tests/mount/run.sh x86_64 --pressure --mode verify
+	step mount-x86_64-pressure bash tests/mount/run.sh x86_64 --pressure --mode verify \
+		--btree-node-size 32k
 else
 	skip mount "no mount tests or CHECK_NO_KERNEL=1"
 fi
