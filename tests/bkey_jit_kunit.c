@@ -386,6 +386,9 @@ static void bkey_jit_test_fallback(struct kunit *test)
  */
 #define NR_ATOMIC_FORMATS	32
 
+/* Static, so lockdep has a class for it (a stack lock would need one). */
+static DEFINE_SPINLOCK(get_atomic_lock);
+
 static void bkey_jit_test_get_atomic(struct kunit *test)
 {
 	struct bkey_format *f = kunit_kcalloc(test, NR_ATOMIC_FORMATS,
@@ -393,7 +396,6 @@ static void bkey_jit_test_get_atomic(struct kunit *test)
 	struct bkey_jit **j = kunit_kcalloc(test, NR_ATOMIC_FORMATS,
 					    sizeof(*j), GFP_KERNEL);
 	struct bkey_jit *hit;
-	DEFINE_SPINLOCK(lock);
 	unsigned int i;
 
 	KUNIT_ASSERT_NOT_NULL(test, f);
@@ -405,11 +407,11 @@ static void bkey_jit_test_get_atomic(struct kunit *test)
 	for (i = 0; i < NR_ATOMIC_FORMATS / 2; i++)
 		j[i] = bkey_jit_get(&f[i]);
 	preempt_enable();
-	spin_lock(&lock);
+	spin_lock(&get_atomic_lock);
 	for (; i < NR_ATOMIC_FORMATS; i++)
 		j[i] = bkey_jit_get(&f[i]);
 	hit = bkey_jit_get(&f[0]);
-	spin_unlock(&lock);
+	spin_unlock(&get_atomic_lock);
 
 	for (i = 0; i < NR_ATOMIC_FORMATS; i++) {
 		KUNIT_ASSERT_FALSE(test, IS_ERR(j[i]));
@@ -424,11 +426,11 @@ static void bkey_jit_test_get_atomic(struct kunit *test)
 		check_keys(test, j[i], 8);
 	}
 
-	spin_lock(&lock);
+	spin_lock(&get_atomic_lock);
 	bkey_jit_put(hit);
 	for (i = 0; i < NR_ATOMIC_FORMATS; i++)
 		bkey_jit_put(j[i]);
-	spin_unlock(&lock);
+	spin_unlock(&get_atomic_lock);
 	bkey_jit_flush();
 }
 
