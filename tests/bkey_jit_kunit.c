@@ -12,6 +12,7 @@
 #include <linux/kthread.h>
 #include <linux/random.h>
 #include <linux/completion.h>
+#include <linux/filter.h>
 #include <linux/delay.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
@@ -583,6 +584,88 @@ static void bkey_jit_test_free_after_grace_period(struct kunit *test)
 	bkey_jit_flush();
 }
 
+/* Is the kernel's BPF JIT on (sysctl net.core.bpf_jit_enable)? */
+static int bpf_jit_on(void)
+{
+#ifdef CONFIG_BPF_JIT
+	return READ_ONCE(bpf_jit_enable);
+#else
+	return 0;
+#endif
+}
+
+static void restore_backend(void *b)
+{
+	bkey_jit_set_backend((enum bkey_jit_backend_choice)(uintptr_t)b);
+}
+
+struct backend_probe {
+	const struct bkey_jit	*j;
+	const char		*backend;
+};
+
+static void backend_of(const struct bkey_jit *j,
+		       const struct bkey_jit_info *info, void *arg)
+{
+	struct backend_probe *p = arg;
+
+	if (j == p->j)
+		p->backend = info->backend;
+}
+
+static const char *unpacker_backend(const struct bkey_jit *j)
+{
+	struct backend_probe p = { .j = j };
+
+	bkey_jit_for_each(backend_of, &p);
+	return p.backend ?: "";
+}
+
+/*
+ * The eBPF backend through the kernel's own BPF JIT: random formats
+ * compiled as BPF programs (prog->jited, else no code), unpacked through
+ * them, full key and position, against the bit-at-a-time reference.
+ */
+static void bkey_jit_test_ebpf_backend(struct kunit *test)
+{
+	void *old = (void *)(uintptr_t)bkey_jit_get_backend();
+	unsigned int n, i, ebpf = 0;
+
+	if (!IS_ENABLED(CONFIG_BPF_JIT))
+		kunit_skip(test, "no BPF JIT in this kernel");
+	KUNIT_ASSERT_EQ(test, kunit_add_action(test, restore_backend, old), 0);
+	bkey_jit_set_backend(BKEY_JIT_BACKEND_EBPF);
+
+	for (n = 0; n < 200; n++) {
+		struct bkey_packed k __aligned(8);
+		struct bkey_format f;
+		struct bkey_jit *j;
+
+		random_format(&f);
+		j = get_compiled(&f);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(j));
+		ebpf += !strcmp(unpacker_backend(j), "ebpf");
+		KUNIT_EXPECT_NULL(test, READ_ONCE(j->unpack));
+		for (i = 0; i < 8; i++) {
+			struct bkey a, c;
+			struct bpos pa, pc;
+
+			random_key(&f, &k);
+			bkey_jit_unpack(j, &a, &k);
+			bkey_jit_unpack_pos(j, &pa, &k);
+			ref_unpack_bits(&f, &k, &c);
+			ref_unpack_pos_bits(&f, &k, &pc);
+			KUNIT_EXPECT_MEMEQ(test, &a, &c, sizeof(a));
+			KUNIT_EXPECT_MEMEQ(test, &pa, &pc, sizeof(pa));
+		}
+		bkey_jit_put(j);
+	}
+	kunit_info(test, "200 formats, %u compiled by the BPF JIT (bpf_jit_enable %d)\n",
+		   ebpf, bpf_jit_on());
+	if (bpf_jit_on())
+		KUNIT_EXPECT_EQ(test, ebpf, 200U);
+}
+
 struct invalid_case {
 	const char		*name;
 	struct bkey_format	f;
@@ -724,6 +807,7 @@ static struct kunit_case bkey_jit_test_cases[] = {
 	KUNIT_CASE(bkey_jit_test_get_atomic),
 	KUNIT_CASE(bkey_jit_test_switch_while_in_use),
 	KUNIT_CASE(bkey_jit_test_free_after_grace_period),
+	KUNIT_CASE(bkey_jit_test_ebpf_backend),
 	KUNIT_CASE_PARAM(bkey_jit_test_invalid, invalid_gen_params),
 	KUNIT_CASE_PARAM(bkey_jit_test_blinding_scan, blind_gen_params),
 	{}
