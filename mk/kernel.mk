@@ -5,7 +5,7 @@ KERNEL_REPO := $(CURDIR)
 KERNEL_SCRIPTS := $(KERNEL_REPO)/scripts
 
 .PHONY: kernel-x86_64 kernel-arm64 kunit kunit-x86_64 kunit-arm64 kunit-debug \
-	kunit-clang kunit-clang-x86_64 kunit-clang-arm64
+	kunit-bpf kunit-clang kunit-clang-x86_64 kunit-clang-arm64
 
 kernel-x86_64:
 	$(KERNEL_SCRIPTS)/kernel-build.sh x86_64
@@ -23,6 +23,10 @@ kunit-arm64:
 
 kunit-debug:
 	$(KERNEL_SCRIPTS)/kunit-run.sh x86_64 debug
+
+# x86_64 with the kernel's BPF JIT: bkey_jit's eBPF backend in KUnit
+kunit-bpf:
+	$(KERNEL_SCRIPTS)/kunit-run.sh x86_64 bpf
 
 # clang-16/lld-16 kernels with kCFI (+ IBT on x86_64, BTI on arm64): the
 # indirect calls into JIT code must pass the checks (kernel/config/clang*)

@@ -78,6 +78,8 @@ step fuzz make -s fuzz FUZZ_SECONDS=$fuzz_secs
 if [ -f scripts/kunit-run.sh ] && [ "${CHECK_NO_KERNEL:-0}" != 1 ]; then
 	step kunit-x86_64 bash scripts/kunit-run.sh x86_64
 	step kunit-arm64 bash scripts/kunit-run.sh arm64
+	# the eBPF backend through the kernel's own BPF JIT (CONFIG_BPF_JIT)
+	step kunit-x86_64-bpf bash scripts/kunit-run.sh x86_64 bpf
 else
 	skip kunit "no kernel scripts or CHECK_NO_KERNEL=1"
 fi
