@@ -26,7 +26,6 @@
 #include <linux/llist.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
-#include <linux/rculist.h>
 #include <linux/rhashtable.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
