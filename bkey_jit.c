@@ -17,6 +17,7 @@
 #include "bkey_jit.h"
 #include "bkey_jit_bpf.h"
 #include "bkey_jit_plan.h"
+#include "bkey_jit_generic.h"
 #include "vmalloc_exec.h"
 
 #ifdef __KERNEL__
@@ -84,7 +85,6 @@ static bool bkey_jit_table_ready;
 static struct {
 	atomic_long_t	formats;
 	atomic_long_t	compiles;
-	atomic_long_t	cache_hits;
 	atomic_long_t	fallbacks[BKEY_JIT_FALLBACK_NR];
 	atomic_long_t	code_bytes;
 	atomic_long_t	invalid_formats;
@@ -92,10 +92,16 @@ static struct {
 	atomic_long_t	pending_frees;
 } bkey_jit_stat;
 
+/*
+ * Counters written on the node-read path, per CPU: hits and mode-off gets
+ * once per node, the unpack counts only in verify mode (counting every
+ * key would cost the fallback path what it is meant to save).
+ */
 struct bkey_jit_key_stats {
+	unsigned long	cache_hits;
+	unsigned long	mode_off;	/* unpackers handed out in mode off */
 	unsigned long	jit_unpacks;
 	unsigned long	generic_unpacks;
-	unsigned long	mode_off;
 	unsigned long	verify_mismatches;
 };
 
@@ -396,7 +402,9 @@ static enum bkey_jit_fallback bkey_jit_compile_bpf(struct bkey_jit_entry *e,
 		switch (PTR_ERR(b)) {
 		case -ENOMEM:
 			return BKEY_JIT_FALLBACK_NOMEM;
-		case -EOPNOTSUPP:
+		case -EOPNOTSUPP:	/* the BPF JIT is off or refused it */
+			return BKEY_JIT_FALLBACK_NOT_JITED;
+		case -ENODEV:		/* no BPF JIT in this kernel */
 			return BKEY_JIT_FALLBACK_NO_ARCH;
 		default:
 			return BKEY_JIT_FALLBACK_EMIT;
@@ -562,7 +570,7 @@ static struct bkey_jit *bkey_jit_insert(struct rhashtable *ht,
 	if (!IS_ERR_OR_NULL(old) && refcount_inc_not_zero(&old->ref)) {
 		rcu_read_unlock();
 		kfree(e);
-		atomic_long_inc(&bkey_jit_stat.cache_hits);
+		this_cpu_inc(bkey_jit_key_stat.cache_hits);
 		return &old->jit;
 	}
 	rcu_read_unlock();
@@ -640,11 +648,14 @@ struct bkey_jit *bkey_jit_get(const struct bkey_format *f)
 	if (!ht)
 		return ERR_PTR(-ENOMEM);
 
+	if (READ_ONCE(bkey_jit_mode) == BKEY_JIT_MODE_OFF)
+		this_cpu_inc(bkey_jit_key_stat.mode_off);
+
 	rcu_read_lock();
 	e = rhashtable_lookup(ht, f, bkey_jit_params);
 	if (e && refcount_inc_not_zero(&e->ref)) {
 		rcu_read_unlock();
-		atomic_long_inc(&bkey_jit_stat.cache_hits);
+		this_cpu_inc(bkey_jit_key_stat.cache_hits);
 		return &e->jit;
 	}
 	rcu_read_unlock();
@@ -797,82 +808,103 @@ static const struct bkey_jit_bpf *bkey_jit_bpf_of(const struct bkey_jit *j)
 	return smp_load_acquire(&to_entry(j)->bpf);
 }
 
+/*
+ * Verify mode, out of line: the code (native or eBPF) and the generic
+ * unpack both run, and the generic result is the one returned, so a
+ * mismatch is counted and warned about but never used.
+ */
+static noinline void bkey_jit_unpack_verified(const struct bkey_jit *j,
+					      struct bkey *dst,
+					      const struct bkey_packed *src)
+{
+	bkey_jit_unpack_fn fn = READ_ONCE(j->unpack);
+	const struct bkey_jit_bpf *bpf = fn ? NULL : bkey_jit_bpf_of(j);
+	struct bkey jit_out;
+
+	__bkey_jit_unpack_generic(j, dst, src);
+	this_cpu_inc(bkey_jit_key_stat.generic_unpacks);
+	if (fn)
+		fn(&jit_out, src);
+	else if (bpf)
+		bkey_jit_bpf_unpack(bpf, &jit_out, src);
+	else
+		return;
+	bkey_jit_verify(&jit_out, dst, sizeof(*dst));
+}
+
+static noinline void bkey_jit_unpack_pos_verified(const struct bkey_jit *j,
+						  struct bpos *dst,
+						  const struct bkey_packed *src)
+{
+	bkey_jit_unpack_pos_fn fn = READ_ONCE(j->unpack_pos);
+	const struct bkey_jit_bpf *bpf = fn ? NULL : bkey_jit_bpf_of(j);
+	struct bpos jit_out;
+
+	__bkey_jit_unpack_pos_generic(j, dst, src);
+	this_cpu_inc(bkey_jit_key_stat.generic_unpacks);
+	if (fn)
+		fn(&jit_out, src);
+	else if (bpf)
+		bkey_jit_bpf_unpack_pos(bpf, &jit_out, src);
+	else
+		return;
+	bkey_jit_verify(&jit_out, dst, sizeof(*dst));
+}
+
 /**
- * bkey_jit_unpack_slow - bkey_jit_unpack() when the fast path is off
+ * bkey_jit_unpack_slow - bkey_jit_unpack() when there is no native code
  * @j:		unpacker
  * @dst:	the unpacked key
  * @src:	the packed key
  *
- * Mode off, no code for this format, or verify mode: in verify mode the
- * code and the generic unpack both run, and the generic result is the one
- * returned, so a mismatch is counted and warned about but never used.
- * Counts in per-CPU counters only.
+ * The eBPF backend's program when the format has one, else the generic
+ * C unpack, inlined here: mode off, a format without code (refused,
+ * capped, not compiled yet, no JIT for the arch) cost one call and no
+ * store but @dst's, like bcachefs's own __bch2_bkey_unpack_key(). Native
+ * code published after the caller looked is not called: the generic
+ * unpack gives the same bytes. Verify mode goes out of line.
  */
 void bkey_jit_unpack_slow(const struct bkey_jit *j, struct bkey *dst,
 			  const struct bkey_packed *src)
 {
 	enum bkey_jit_mode mode = READ_ONCE(bkey_jit_mode);
-	bkey_jit_unpack_fn fn = READ_ONCE(j->unpack);
-	const struct bkey_jit_bpf *bpf = fn ? NULL : bkey_jit_bpf_of(j);
-	struct bkey jit_out;
+	const struct bkey_jit_bpf *bpf;
 
-	if (mode == BKEY_JIT_MODE_ON && fn) {
-		fn(dst, src);	/* raced with a mode change or a publish */
+	if (unlikely(mode == BKEY_JIT_MODE_VERIFY)) {
+		bkey_jit_unpack_verified(j, dst, src);
 		return;
 	}
-	if (mode == BKEY_JIT_MODE_ON && bpf) {
+	bpf = mode == BKEY_JIT_MODE_ON ? bkey_jit_bpf_of(j) : NULL;
+	if (bpf)
 		bkey_jit_bpf_unpack(bpf, dst, src);
-		return;
-	}
-
-	bkey_jit_unpack_generic(j, dst, src);
-	this_cpu_inc(bkey_jit_key_stat.generic_unpacks);
-	if (mode == BKEY_JIT_MODE_OFF) {
-		this_cpu_inc(bkey_jit_key_stat.mode_off);
-	} else if (mode == BKEY_JIT_MODE_VERIFY && (fn || bpf)) {
-		if (fn)
-			fn(&jit_out, src);
-		else
-			bkey_jit_bpf_unpack(bpf, &jit_out, src);
-		bkey_jit_verify(&jit_out, dst, sizeof(*dst));
-	}
+	else
+		__bkey_jit_unpack_generic(j, dst, src);
 }
 EXPORT_SYMBOL_GPL(bkey_jit_unpack_slow);
 
 /**
- * bkey_jit_unpack_pos_slow - bkey_jit_unpack_pos() when the fast path is off
+ * bkey_jit_unpack_pos_slow - bkey_jit_unpack_pos() when there is no native code
  * @j:		unpacker
  * @dst:	the position
  * @src:	the packed key
+ *
+ * As bkey_jit_unpack_slow(), for the position only.
  */
 void bkey_jit_unpack_pos_slow(const struct bkey_jit *j, struct bpos *dst,
 			      const struct bkey_packed *src)
 {
 	enum bkey_jit_mode mode = READ_ONCE(bkey_jit_mode);
-	bkey_jit_unpack_pos_fn fn = READ_ONCE(j->unpack_pos);
-	const struct bkey_jit_bpf *bpf = fn ? NULL : bkey_jit_bpf_of(j);
-	struct bpos jit_out;
+	const struct bkey_jit_bpf *bpf;
 
-	if (mode == BKEY_JIT_MODE_ON && fn) {
-		fn(dst, src);
+	if (unlikely(mode == BKEY_JIT_MODE_VERIFY)) {
+		bkey_jit_unpack_pos_verified(j, dst, src);
 		return;
 	}
-	if (mode == BKEY_JIT_MODE_ON && bpf) {
+	bpf = mode == BKEY_JIT_MODE_ON ? bkey_jit_bpf_of(j) : NULL;
+	if (bpf)
 		bkey_jit_bpf_unpack_pos(bpf, dst, src);
-		return;
-	}
-
-	bkey_jit_unpack_pos_generic(j, dst, src);
-	this_cpu_inc(bkey_jit_key_stat.generic_unpacks);
-	if (mode == BKEY_JIT_MODE_OFF) {
-		this_cpu_inc(bkey_jit_key_stat.mode_off);
-	} else if (mode == BKEY_JIT_MODE_VERIFY && (fn || bpf)) {
-		if (fn)
-			fn(&jit_out, src);
-		else
-			bkey_jit_bpf_unpack_pos(bpf, &jit_out, src);
-		bkey_jit_verify(&jit_out, dst, sizeof(*dst));
-	}
+	else
+		__bkey_jit_unpack_pos_generic(j, dst, src);
 }
 EXPORT_SYMBOL_GPL(bkey_jit_unpack_pos_slow);
 
@@ -965,6 +997,7 @@ static void bkey_jit_sum_key_stats(struct bkey_jit_stats *s)
 {
 	int cpu;
 
+	s->cache_hits = 0;
 	s->jit_unpacks = 0;
 	s->generic_unpacks = 0;
 	s->verify_mismatches = 0;
@@ -972,6 +1005,7 @@ static void bkey_jit_sum_key_stats(struct bkey_jit_stats *s)
 		const struct bkey_jit_key_stats *k =
 			per_cpu_ptr(&bkey_jit_key_stat, cpu);
 
+		s->cache_hits += READ_ONCE(k->cache_hits);
 		s->jit_unpacks += READ_ONCE(k->jit_unpacks);
 		s->generic_unpacks += READ_ONCE(k->generic_unpacks);
 		s->fallbacks[BKEY_JIT_FALLBACK_MODE_OFF] += READ_ONCE(k->mode_off);
@@ -989,7 +1023,6 @@ void bkey_jit_get_stats(struct bkey_jit_stats *s)
 
 	s->formats = atomic_long_read(&bkey_jit_stat.formats);
 	s->compiles = atomic_long_read(&bkey_jit_stat.compiles);
-	s->cache_hits = atomic_long_read(&bkey_jit_stat.cache_hits);
 	for (i = 0; i < BKEY_JIT_FALLBACK_NR; i++)
 		s->fallbacks[i] = atomic_long_read(&bkey_jit_stat.fallbacks[i]);
 	s->code_bytes = atomic_long_read(&bkey_jit_stat.code_bytes);

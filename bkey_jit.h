@@ -58,7 +58,7 @@ enum bkey_jit_mode {
 /* Why an unpacker runs the generic C unpack. */
 enum bkey_jit_fallback {
 	BKEY_JIT_FALLBACK_NONE,
-	BKEY_JIT_FALLBACK_MODE_OFF,
+	BKEY_JIT_FALLBACK_MODE_OFF,	/* counts bkey_jit_get() in mode off */
 	BKEY_JIT_FALLBACK_NO_ARCH,
 	BKEY_JIT_FALLBACK_NOMEM,
 	BKEY_JIT_FALLBACK_CAP,
@@ -67,6 +67,7 @@ enum bkey_jit_fallback {
 	BKEY_JIT_FALLBACK_PENDING,	/* code not compiled yet */
 	BKEY_JIT_FALLBACK_BUSY,		/* raced with its own free: uncached */
 	BKEY_JIT_FALLBACK_BACKEND,	/* bkey_jit.backend=generic */
+	BKEY_JIT_FALLBACK_NOT_JITED,	/* BPF JIT off (bpf_jit_enable=0) */
 	BKEY_JIT_FALLBACK_NR,
 };
 
@@ -76,7 +77,7 @@ struct bkey_jit_stats {
 	long	cache_hits;
 	long	fallbacks[BKEY_JIT_FALLBACK_NR];
 	long	jit_unpacks;		/* only counted in verify mode */
-	long	generic_unpacks;	/* slow-path calls (off, fallback, verify) */
+	long	generic_unpacks;	/* only counted in verify mode */
 	long	verify_mismatches;
 	long	code_bytes;		/* executable bytes held by cached code */
 	long	invalid_formats;

@@ -81,7 +81,8 @@ static struct bpf_prog *bkey_jit_bpf_load(const struct bkey_plan *plan,
  *
  * Return: the programs, or an ERR_PTR(): -ENOMEM, -EINVAL for a plan the
  * lowering refuses, -EOPNOTSUPP when the program was not JIT-compiled
- * (bpf_jit_enable off, or the JIT failed).
+ * (bpf_jit_enable off, or the JIT failed); -ENODEV (the stub) when the
+ * kernel has no BPF JIT at all.
  */
 struct bkey_jit_bpf *bkey_jit_bpf_compile(const struct bkey_plan plan[2])
 {

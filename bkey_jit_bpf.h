@@ -60,7 +60,7 @@ unsigned int bkey_jit_bpf_code_len(const struct bkey_jit_bpf *b);
 static inline struct bkey_jit_bpf *
 bkey_jit_bpf_compile(const struct bkey_plan plan[2])
 {
-	return ERR_PTR(-EOPNOTSUPP);
+	return ERR_PTR(-ENODEV);
 }
 
 static inline void bkey_jit_bpf_free(struct bkey_jit_bpf *b)

@@ -28,6 +28,7 @@ static const char * const bkey_jit_fallback_names[] = {
 	[BKEY_JIT_FALLBACK_PENDING]	= "pending",
 	[BKEY_JIT_FALLBACK_BUSY]	= "busy",
 	[BKEY_JIT_FALLBACK_BACKEND]	= "backend",
+	[BKEY_JIT_FALLBACK_NOT_JITED]	= "not_jited",
 };
 
 static_assert(ARRAY_SIZE(bkey_jit_fallback_names) == BKEY_JIT_FALLBACK_NR);

@@ -45,6 +45,7 @@ typedef u64 __le64;
 #define __aligned(x)		__attribute__((__aligned__(x)))
 #undef __always_inline
 #define __always_inline		inline __attribute__((__always_inline__))
+#define noinline		__attribute__((__noinline__))
 #define __maybe_unused		__attribute__((__unused__))
 #define __printf(a, b)		__attribute__((__format__(printf, a, b)))
 #define likely(x)		__builtin_expect(!!(x), 1)

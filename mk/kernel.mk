@@ -24,9 +24,9 @@ kunit-arm64:
 kunit-debug:
 	$(KERNEL_SCRIPTS)/kunit-run.sh x86_64 debug
 
-# x86_64 with the kernel's BPF JIT: bkey_jit's eBPF backend in KUnit
-kunit-bpf:
-	$(KERNEL_SCRIPTS)/kunit-run.sh x86_64 bpf
+# bkey_jit's eBPF backend through the kernel's BPF JIT: every test kernel
+# has CONFIG_BPF_JIT, so this is the x86_64 and arm64 suites
+kunit-bpf: kunit
 
 # clang-16/lld-16 kernels with kCFI (+ IBT on x86_64, BTI on arm64): the
 # indirect calls into JIT code must pass the checks (kernel/config/clang*)

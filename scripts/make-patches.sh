@@ -215,7 +215,7 @@ testing. lib/Kconfig and lib/Makefile pick up lib/bkey_jit/.
 EOF
 
 # 3.2 core
-put bkey_jit.c bkey_jit.h bkey_jit_types.h bkey_jit_format.c bkey_jit_plan.c \
+put bkey_jit.c bkey_jit.h bkey_jit_types.h bkey_jit_format.c bkey_jit_generic.h bkey_jit_plan.c \
 	bkey_jit_emit.c bkey_jit_emit.h bkey_jit_bpf.c bkey_jit_bpf.h \
 	bkey_jit_bpf_lower.c compat/bkey_jit_bpf_insn.h \
 	bkey_jit_plan.h bkey_jit_debugfs.c arch/none/bkey_jit_emit.c
