@@ -89,6 +89,7 @@ static struct {
 	atomic_long_t	code_bytes;
 	atomic_long_t	invalid_formats;
 	atomic_long_t	compile_ns;
+	atomic_long_t	compile_phase_ns[BKEY_JIT_PHASE_NR];
 	atomic_long_t	pending_frees;
 } bkey_jit_stat;
 
@@ -359,28 +360,40 @@ static enum bkey_jit_fallback bkey_jit_alloc_failure(const void *code)
 static enum bkey_jit_fallback bkey_jit_compile(struct bkey_jit_entry *e,
 					       struct bkey_jit_compile_buf *cb)
 {
-	u64 start = bkey_jit_now_ns();
+	u64 t[BKEY_JIT_PHASE_NR + 1];
 	void *code;
+	int i;
 
+	t[0] = bkey_jit_now_ns();
 	if (bkey_jit_size(&e->jit.format, cb))
 		return BKEY_JIT_FALLBACK_EMIT;
+	t[1] = bkey_jit_now_ns();
 
 	code = vmalloc_exec_alloc(cb->total);
 	if (IS_ERR_OR_NULL(code))
 		return bkey_jit_alloc_failure(code);
+	t[2] = bkey_jit_now_ns();
 
-	if (bkey_jit_emit_final(cb, code) ||
-	    vmalloc_exec_write(code, cb->staging, cb->total)) {
-		/* never reachable: nobody can be executing it */
-		vmalloc_exec_free(code);
-		return BKEY_JIT_FALLBACK_EMIT;
-	}
+	if (bkey_jit_emit_final(cb, code))
+		goto unreachable;
+	t[3] = bkey_jit_now_ns();
+	if (vmalloc_exec_write(code, cb->staging, cb->total))
+		goto unreachable;
+	t[4] = bkey_jit_now_ns();
 
 	bkey_jit_publish(e, code, cb);
 	atomic_long_inc(&bkey_jit_stat.compiles);
 	atomic_long_add(cb->total, &bkey_jit_stat.code_bytes);
-	atomic_long_add(bkey_jit_now_ns() - start, &bkey_jit_stat.compile_ns);
+	atomic_long_add(t[4] - t[0], &bkey_jit_stat.compile_ns);
+	for (i = 0; i < BKEY_JIT_PHASE_NR; i++)
+		atomic_long_add(t[i + 1] - t[i],
+				&bkey_jit_stat.compile_phase_ns[i]);
 	return BKEY_JIT_FALLBACK_NONE;
+
+unreachable:
+	/* never published: nobody can be executing it */
+	vmalloc_exec_free(code);
+	return BKEY_JIT_FALLBACK_EMIT;
 }
 
 /*
@@ -1028,6 +1041,9 @@ void bkey_jit_get_stats(struct bkey_jit_stats *s)
 	s->code_bytes = atomic_long_read(&bkey_jit_stat.code_bytes);
 	s->invalid_formats = atomic_long_read(&bkey_jit_stat.invalid_formats);
 	s->compile_ns = atomic_long_read(&bkey_jit_stat.compile_ns);
+	for (i = 0; i < BKEY_JIT_PHASE_NR; i++)
+		s->compile_phase_ns[i] =
+			atomic_long_read(&bkey_jit_stat.compile_phase_ns[i]);
 	s->pending_frees = atomic_long_read(&bkey_jit_stat.pending_frees);
 	bkey_jit_sum_key_stats(s);
 }

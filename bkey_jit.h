@@ -71,6 +71,18 @@ enum bkey_jit_fallback {
 	BKEY_JIT_FALLBACK_NR,
 };
 
+/*
+ * Where a compile's time goes (native backend): under QEMU's -icount the
+ * guest clock counts instructions, so these are instruction counts there.
+ */
+enum bkey_jit_compile_phase {
+	BKEY_JIT_PHASE_PLAN,	/* validate, plan, blind, size (both functions) */
+	BKEY_JIT_PHASE_ALLOC,	/* vmalloc_exec_alloc() */
+	BKEY_JIT_PHASE_EMIT,	/* the final emission into the staging buffer */
+	BKEY_JIT_PHASE_COPY,	/* the text copy into executable memory */
+	BKEY_JIT_PHASE_NR,
+};
+
 struct bkey_jit_stats {
 	long	formats;		/* cached formats right now */
 	long	compiles;		/* formats compiled to code */
@@ -83,6 +95,7 @@ struct bkey_jit_stats {
 	long	invalid_formats;
 	long	pending_frees;		/* put, waiting for their grace periods */
 	u64	compile_ns;		/* total time spent compiling */
+	u64	compile_phase_ns[BKEY_JIT_PHASE_NR];	/* compile_ns, split */
 };
 
 /* Validation, in the order bcachefs checks (see bkey_format_validate()). */

@@ -33,6 +33,15 @@ static const char * const bkey_jit_fallback_names[] = {
 
 static_assert(ARRAY_SIZE(bkey_jit_fallback_names) == BKEY_JIT_FALLBACK_NR);
 
+static const char * const bkey_jit_phase_names[] = {
+	[BKEY_JIT_PHASE_PLAN]	= "plan",
+	[BKEY_JIT_PHASE_ALLOC]	= "alloc",
+	[BKEY_JIT_PHASE_EMIT]	= "emit",
+	[BKEY_JIT_PHASE_COPY]	= "copy",
+};
+
+static_assert(ARRAY_SIZE(bkey_jit_phase_names) == BKEY_JIT_PHASE_NR);
+
 static int bkey_jit_stats_show(struct seq_file *m, void *v)
 {
 	struct bkey_jit_stats s;
@@ -59,6 +68,9 @@ static int bkey_jit_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "pending_frees\t\t%ld\n", s.pending_frees);
 	seq_printf(m, "compile_ns_avg\t\t%llu\n",
 		   s.compiles ? s.compile_ns / s.compiles : 0);
+	for (i = 0; i < BKEY_JIT_PHASE_NR; i++)
+		seq_printf(m, "compile_%s_ns_avg\t%llu\n", bkey_jit_phase_names[i],
+			   s.compiles ? s.compile_phase_ns[i] / s.compiles : 0);
 	seq_printf(m, "exec_bytes_used\t\t%lu\n", x.bytes_used);
 	seq_printf(m, "exec_bytes_cap\t\t%lu\n", x.bytes_cap);
 	seq_printf(m, "exec_pages\t\t%lu\n", x.pages);
