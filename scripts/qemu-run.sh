@@ -12,6 +12,8 @@
 #   --log FILE     console output also written to FILE (always on stdout)
 #   --mem SIZE     guest memory, qemu -m syntax (default 1G)
 #   --interactive  keep stdin attached (a shell in the guest); Ctrl-a x quits
+# env:   QEMU_EXTRA="..."  extra qemu arguments, e.g. "-icount shift=0" (the
+#          guest clock then counts guest instructions: 1 ns each)
 # exit status: 124 on timeout, 3 if the kernel panicked/oopsed, else qemu's.
 # The command line has panic=-1 so a panic ends qemu at once (-no-reboot).
 set -euo pipefail
@@ -54,6 +56,8 @@ esac
 qemu+=(-m "$mem" -smp "$smp" -nographic -no-reboot -accel tcg
 	-kernel "$kernel" -initrd "$initrd"
 	-append "console=$console panic=-1 oops=panic $append")
+# shellcheck disable=SC2206 # word splitting wanted
+qemu+=(${QEMU_EXTRA:-})
 for d in "${disks[@]}"; do
 	fmt=raw
 	case $d in *.qcow2) fmt=qcow2 ;; esac
