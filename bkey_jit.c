@@ -153,7 +153,10 @@ static int __init bkey_jit_init(void)
 		smp_store_release(&bkey_jit_table_ready, true);
 	return ret;
 }
+
+#ifndef MODULE
 subsys_initcall(bkey_jit_init);
+#endif
 
 /* Emitter options: what the running kernel requires of indirect targets. */
 #ifdef __KERNEL__
@@ -212,7 +215,11 @@ static void bkey_jit_emit_opts(struct bkey_jit_emit_opts *o, bool pos)
 	o->cfi_hash = pos ? bkey_jit_cfi_hash(bkey_jit_cfi_unpack_pos)
 			  : bkey_jit_cfi_hash(bkey_jit_cfi_unpack);
 #endif
-#if defined(CONFIG_X86) && defined(CONFIG_MITIGATION_RETHUNK)
+/*
+ * Not in a module: it has no native emitter (vmalloc_exec is built in
+ * only) and x86_return_thunk is not exported.
+ */
+#if defined(CONFIG_X86) && defined(CONFIG_MITIGATION_RETHUNK) && !defined(MODULE)
 	if (cpu_feature_enabled(X86_FEATURE_RETHUNK))
 		o->return_thunk = (unsigned long)x86_return_thunk;
 #endif
@@ -1144,6 +1151,54 @@ void bkey_jit_for_each(void (*fn)(const struct bkey_jit *j,
 EXPORT_SYMBOL_GPL(bkey_jit_for_each);
 
 #ifdef __KERNEL__
+#ifdef MODULE
+/**
+ * bkey_jit_module_init - set bkey-jit up inside a module
+ *
+ * For a module that links bkey-jit in (bcachefs.ko built out of tree, with
+ * the eBPF backend only), called first from its init. Without the format
+ * cache every unpacker is the caller's C code, as when built in.
+ */
+void __init bkey_jit_module_init(void)
+{
+	bkey_jit_init();
+	bkey_jit_debugfs_init();
+}
+
+/**
+ * bkey_jit_module_exit - tear bkey-jit down before the module goes away
+ *
+ * Called last from the module's exit, when no filesystem holds an
+ * unpacker. Removes debugfs first (no new readers, and it waits for the
+ * ones inside), then waits for the whole freeing chain - the compile work
+ * item, the RCU and tasks-RCU callbacks (rcu_barrier(), rcu_barrier_tasks())
+ * and the free work item - since every one of them runs code and reads
+ * data of this module.
+ */
+void bkey_jit_module_exit(void)
+{
+	bkey_jit_debugfs_exit();
+	bkey_jit_hold_compiles(false);
+	bkey_jit_flush();
+	if (!bkey_jit_table_get())
+		return;
+	/* A format still cached here is a reference bcachefs leaked. */
+	WARN_ON(atomic_long_read(&bkey_jit_stat.formats));
+	rhashtable_destroy(&bkey_jit_table);
+}
+
+/*
+ * Named as when built in: bcachefs.ko takes bkey_jit.mode=verify, and
+ * bcachefs.bkey_jit.mode=verify on the kernel command line.
+ */
+#undef MODULE_PARAM_PREFIX
+#define MODULE_PARAM_PREFIX	"bkey_jit."
+/* and described under that name, for modinfo */
+#define BKEY_JIT_PARM_DESC(name, desc)	MODULE_INFO(parm, "bkey_jit." #name ":" desc)
+#else
+#define BKEY_JIT_PARM_DESC(name, desc)	MODULE_PARM_DESC(name, desc)
+#endif
+
 static int bkey_jit_mode_param_set(const char *val, const struct kernel_param *kp)
 {
 	static const char * const names[] = { "off", "on", "verify" };
@@ -1166,7 +1221,7 @@ static const struct kernel_param_ops bkey_jit_mode_ops = {
 
 /* bkey_jit.mode=off|on|verify on the kernel command line. */
 module_param_cb(mode, &bkey_jit_mode_ops, NULL, 0644);
-MODULE_PARM_DESC(mode, "off, on or verify");
+BKEY_JIT_PARM_DESC(mode, "off, on or verify");
 
 static int bkey_jit_cap_param_set(const char *val,
 				  const struct kernel_param *kp)
@@ -1208,9 +1263,9 @@ static const struct kernel_param_ops bkey_jit_backend_ops = {
 
 /* bkey_jit.backend=auto|native|ebpf|generic, to compare backends. */
 module_param_cb(backend, &bkey_jit_backend_ops, NULL, 0644);
-MODULE_PARM_DESC(backend, "auto, native, ebpf or generic");
+BKEY_JIT_PARM_DESC(backend, "auto, native, ebpf or generic");
 
 /* bkey_jit.code_cap=BYTES: cap executable memory (tests of the fallback). */
 module_param_cb(code_cap, &bkey_jit_cap_ops, NULL, 0200);
-MODULE_PARM_DESC(code_cap, "cap on executable bytes for JIT code, 0 = none");
+BKEY_JIT_PARM_DESC(code_cap, "cap on executable bytes for JIT code, 0 = none");
 #endif

@@ -168,6 +168,15 @@ void bkey_jit_for_each(void (*fn)(const struct bkey_jit *j,
 				  const struct bkey_jit_info *info, void *arg),
 		       void *arg);
 
+#ifdef MODULE
+/*
+ * bkey-jit linked into a module (bcachefs.ko, built out of tree): there
+ * are no initcalls of its own, the module's init and exit call these.
+ */
+void bkey_jit_module_init(void);
+void bkey_jit_module_exit(void);
+#endif
+
 #ifndef __KERNEL__
 struct bkey_jit_emit_opts;
 void bkey_jit_set_emit_opts(const struct bkey_jit_emit_opts *o);

@@ -189,6 +189,7 @@ static ssize_t bkey_jit_mode_write(struct file *file, const char __user *ubuf,
 }
 
 static const struct file_operations bkey_jit_mode_fops = {
+	.owner	= THIS_MODULE,
 	.read	= bkey_jit_mode_read,
 	.write	= bkey_jit_mode_write,
 	.llseek	= default_llseek,
@@ -389,6 +390,7 @@ static ssize_t bkey_jit_bench_write(struct file *file, const char __user *ubuf,
 }
 
 static const struct file_operations bkey_jit_bench_fops = {
+	.owner		= THIS_MODULE,
 	.open		= bkey_jit_bench_open,
 	.read		= seq_read,
 	.write		= bkey_jit_bench_write,
@@ -507,6 +509,7 @@ static ssize_t bkey_jit_bench_scale_write(struct file *file,
 }
 
 static const struct file_operations bkey_jit_bench_scale_fops = {
+	.owner		= THIS_MODULE,
 	.open		= bkey_jit_bench_scale_open,
 	.read		= seq_read,
 	.write		= bkey_jit_bench_scale_write,
@@ -514,10 +517,17 @@ static const struct file_operations bkey_jit_bench_scale_fops = {
 	.release	= single_release,
 };
 
+static struct dentry *bkey_jit_debugfs_dir;
+
+#ifdef MODULE
+int __init bkey_jit_debugfs_init(void)
+#else
 static int __init bkey_jit_debugfs_init(void)
+#endif
 {
 	struct dentry *dir = debugfs_create_dir("bkey_jit", NULL);
 
+	bkey_jit_debugfs_dir = dir;
 	debugfs_create_file("stats", 0444, dir, NULL, &bkey_jit_stats_fops);
 	debugfs_create_file("formats", 0444, dir, NULL, &bkey_jit_formats_fops);
 	/* Root only: the bytes are the code's layout, keys included. */
@@ -529,4 +539,17 @@ static int __init bkey_jit_debugfs_init(void)
 	debugfs_create_file_unsafe("code_cap", 0644, dir, NULL, &bkey_jit_cap_fops);
 	return 0;
 }
+
+#ifdef MODULE
+/*
+ * Before the module's text goes: debugfs_remove_recursive() waits for
+ * readers inside a file's operations and cuts off the open files.
+ */
+void bkey_jit_debugfs_exit(void)
+{
+	debugfs_remove_recursive(bkey_jit_debugfs_dir);
+	bkey_jit_debugfs_dir = NULL;
+}
+#else
 late_initcall(bkey_jit_debugfs_init);
+#endif

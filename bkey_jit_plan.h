@@ -172,6 +172,12 @@ int bkey_plan_build(const struct bkey_format *f, enum bkey_plan_kind kind,
 int bkey_plan_to_text(char *buf, size_t size, const struct bkey_plan *plan);
 void bkey_plan_blind(struct bkey_plan *plan, u64 seed);
 
+#ifdef MODULE
+/* bkey_jit_debugfs.c: /sys/kernel/debug/bkey_jit/, for the module's init. */
+int bkey_jit_debugfs_init(void);
+void bkey_jit_debugfs_exit(void);
+#endif
+
 static inline u64 bkey_plan_sext32(u32 v)
 {
 	return (u64)(s64)(s32)v;
