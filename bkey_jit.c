@@ -85,6 +85,7 @@ static bool bkey_jit_table_ready;
 static struct {
 	atomic_long_t	formats;
 	atomic_long_t	compiles;
+	atomic_long_t	ebpf_compiles;
 	atomic_long_t	fallbacks[BKEY_JIT_FALLBACK_NR];
 	atomic_long_t	code_bytes;
 	atomic_long_t	invalid_formats;
@@ -437,6 +438,7 @@ static enum bkey_jit_fallback bkey_jit_compile_bpf(struct bkey_jit_entry *e,
 	/* Release: the fields above are set when the programs are seen. */
 	smp_store_release(&e->bpf, b);
 	atomic_long_inc(&bkey_jit_stat.compiles);
+	atomic_long_inc(&bkey_jit_stat.ebpf_compiles);
 	atomic_long_add(e->code_len, &bkey_jit_stat.code_bytes);
 	atomic_long_add(bkey_jit_now_ns() - start, &bkey_jit_stat.compile_ns);
 	return BKEY_JIT_FALLBACK_NONE;
@@ -1043,6 +1045,7 @@ void bkey_jit_get_stats(struct bkey_jit_stats *s)
 
 	s->formats = atomic_long_read(&bkey_jit_stat.formats);
 	s->compiles = atomic_long_read(&bkey_jit_stat.compiles);
+	s->ebpf_compiles = atomic_long_read(&bkey_jit_stat.ebpf_compiles);
 	for (i = 0; i < BKEY_JIT_FALLBACK_NR; i++)
 		s->fallbacks[i] = atomic_long_read(&bkey_jit_stat.fallbacks[i]);
 	s->code_bytes = atomic_long_read(&bkey_jit_stat.code_bytes);

@@ -86,6 +86,7 @@ enum bkey_jit_compile_phase {
 struct bkey_jit_stats {
 	long	formats;		/* cached formats right now */
 	long	compiles;		/* formats compiled to code */
+	long	ebpf_compiles;		/* of which by the eBPF backend */
 	long	cache_hits;
 	long	fallbacks[BKEY_JIT_FALLBACK_NR];
 	long	jit_unpacks;		/* only counted in verify mode */

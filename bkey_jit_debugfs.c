@@ -55,6 +55,8 @@ static int bkey_jit_stats_show(struct seq_file *m, void *v)
 		   bkey_jit_backend_names[bkey_jit_get_backend()]);
 	seq_printf(m, "formats_cached\t\t%ld\n", s.formats);
 	seq_printf(m, "compiles\t\t%ld\n", s.compiles);
+	seq_printf(m, "compiles_ebpf\t\t%ld\n", s.ebpf_compiles);
+	seq_printf(m, "native_backend\t\t%s\n", bkey_jit_arch_name ?: "none");
 	seq_printf(m, "cache_hits\t\t%ld\n", s.cache_hits);
 	seq_printf(m, "invalid_formats\t\t%ld\n", s.invalid_formats);
 	for (i = 1; i < BKEY_JIT_FALLBACK_NR; i++)
