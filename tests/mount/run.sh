@@ -31,6 +31,17 @@
 #             modular one (module: CONFIG_BCACHEFS_FS=m) gets its modules in
 #             the initramfs and the guest loads bcachefs.ko with modprobe
 #             before the first mount and unloads it at the end
+#   --debian-kernel  x86_64 only: boot Debian's own kernel (the
+#             linux-image-RELEASE-unsigned package matching the source,
+#             scripts/debian-kernel.sh) instead of the project's, with the
+#             bcachefs.ko of make module (scripts/module-build.sh: bkey-jit
+#             inside, eBPF backend). The initramfs holds the package's
+#             modules the workload needs (virtio_blk, bcachefs.ko's
+#             dependencies, in the order modprobe --show-depends gives from
+#             the package's modules.dep); the guest insmods them and
+#             bcachefs.ko with bkey_jit.mode=MODE, and rmmods it at the end.
+#             The BPF JIT must have compiled the unpackers, and the boot
+#             must say "no W+X pages found" (Debian has CONFIG_DEBUG_WX)
 #   --mem     guest memory (qemu -m; default 1G, 256M with --pressure)
 #   --pressure  remount and verify under memory pressure: the hung-task
 #             timeout lowered to 10 s, all but ~PRESSURE_LEAVE_MB (40) MiB
@@ -49,11 +60,11 @@ arch=${1:-}
 case $arch in
 x86_64) cc=gcc ;;
 arm64) cc=aarch64-linux-gnu-gcc ;;
-*) sed -n '7,37p' "$0" >&2; exit 2 ;;
+*) sed -n '7,48p' "$0" >&2; exit 2 ;;
 esac
 shift
 mode=on cap='' bench=0 spray=0 kernel=${KERNEL:-} size=1G bns=64k timeout='' ndirs=60 nfiles=50
-variant=default mem='' pressure=0
+variant=default mem='' pressure=0 debian=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--mode) mode=$2; shift 2 ;;
@@ -69,6 +80,7 @@ while [ $# -gt 0 ]; do
 	--variant) variant=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--pressure) pressure=1; shift ;;
+	--debian-kernel) debian=1; shift ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -81,6 +93,10 @@ case $mode in on|verify|off) ;; *) echo "run.sh: --mode on|verify|off" >&2; exit
 tag=
 [ "$variant" = default ] || tag=-$variant
 [ $pressure = 0 ] || tag=$tag-pressure
+[ $debian = 0 ] || tag=$tag-debian
+if [ $debian = 1 ] && [ "$arch" != x86_64 ]; then
+	echo "run.sh: --debian-kernel is x86_64 only (the cloud-amd64 flavour)" >&2; exit 2
+fi
 out=$repo/build/mount/$arch$tag
 mkdir -p "$out" "$repo/build/tools"
 pass=0 fail=0
@@ -99,14 +115,46 @@ else
 fi
 
 # --- kernel ---
+modules=0
+# Debian's kernel: the package's modules the workload needs, decompressed
+# (busybox insmod does not decompress), in the order to insmod them
+debian_modules() {
+	local image=$1 release=$2 ko=$3 root=$4 dep f
+	local dir=$root/lib/modules
+	rm -rf "$root"
+	mkdir -p "$dir"
+	: >"$dir/load-order"
+	for dep in virtio_blk $(/usr/sbin/modinfo -F depends "$ko" | tr ',' ' '); do
+		/usr/sbin/modprobe -d "$image" -S "$release" --show-depends "$dep" || return 1
+	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' | while read -r f; do
+		xz -dc "$f" >"$dir/$(basename "$f" .xz)" || exit 1
+		basename "$f" .xz >>"$dir/load-order"
+	done || return 1
+	cp "$ko" "$dir/bcachefs.ko"
+	grep -q '^virtio_blk.ko$' "$dir/load-order"
+}
+if [ $debian = 1 ]; then
+	if ! ko=$("$repo/scripts/module-build.sh"); then
+		bad "make module (scripts/module-build.sh)"; finish
+	fi
+	release=$("$repo/scripts/debian-kernel.sh" release) &&
+		image=$("$repo/scripts/debian-kernel.sh" image) || { bad "Debian kernel package"; finish; }
+	kernel=$image/boot/vmlinuz-$release
+	ok "bcachefs.ko built out of tree for $release (vermagic $(/usr/sbin/modinfo -F vermagic "$ko" | cut -d' ' -f1), $(du -k "$ko" | cut -f1) KiB)"
+	if debian_modules "$image" "$release" "$ko" "$out/modroot"; then
+		ok "modules from the package, in insmod order: $(tr '\n' ' ' <"$out/modroot/lib/modules/load-order")"
+	else
+		bad "modules from the Debian package"; finish
+	fi
+	modules=2 mods=$out/modroot
+fi
 if [ -z "$kernel" ]; then
 	kernel=$("$repo/scripts/kernel-build.sh" "$arch" "$variant") || { bad "kernel build"; finish; }
 fi
 [ -f "$kernel" ] || { bad "kernel image $kernel missing"; finish; }
 # a modular kernel: kernel-build.sh installed its modules next to the tree
-modules=0
-mods=${kernel%/arch/*}/.bkey-jit/modules
-if [ -d "$mods/lib/modules" ] && grep -q '^CONFIG_BCACHEFS_FS=m' "${kernel%/arch/*}/.config"; then
+[ $modules = 2 ] || mods=${kernel%/arch/*}/.bkey-jit/modules
+if [ $modules = 0 ] && [ -d "$mods/lib/modules" ] && grep -q '^CONFIG_BCACHEFS_FS=m' "${kernel%/arch/*}/.config"; then
 	modules=1
 	if ko=$(find "$mods/lib/modules" -name 'bcachefs.ko*' | head -n 1) && [ -n "$ko" ]; then
 		ok "bcachefs built as a module (${ko##*/}, $(du -k "$ko" | cut -f1) KiB)"
@@ -164,6 +212,24 @@ load_bcachefs() {
 unload_bcachefs() {
 	rmmod bcachefs && ! grep -q '^bcachefs ' /proc/modules
 }
+# --debian-kernel: the package's modules, then bcachefs.ko with bkey-jit in
+# it, the mode given as its module parameter
+load_debian() {
+	for m in $(cat /lib/modules/load-order); do
+		insmod /lib/modules/$m || { echo "insmod $m failed"; return 1; }
+	done
+	insmod /lib/modules/bcachefs.ko bkey_jit.mode=$MODE || return 1
+	grep '^bcachefs ' /proc/modules && grep -q 'bcachefs$' /proc/filesystems
+}
+debian_param() {
+	p=$(cat /sys/module/bcachefs/parameters/bkey_jit.mode) || return 1
+	echo "GUEST-NOTE: /sys/module/bcachefs/parameters/bkey_jit.mode = $p"
+	[ "$p" = "$MODE" ]
+}
+# rmmod runs bkey-jit's teardown: debugfs gone, every entry freed
+unload_debian() {
+	unload_bcachefs && [ ! -e /sys/kernel/debug/bkey_jit ]
+}
 # --pressure: a short hung-task timeout, so a task stuck in reclaim shows
 hung_task_short() {
 	f=/proc/sys/kernel/hung_task_timeout_secs
@@ -207,7 +273,12 @@ shrinker_freed() {
 }
 [ "$PRESSURE" = 1 ] && step "hung-task timeout 10s" hung_task_short
 [ "$MODULES" = 1 ] && step "load bcachefs.ko (modprobe)" load_bcachefs
-knob mode "$MODE"
+if [ "$MODULES" = 2 ]; then
+	step "insmod the package's modules, then bcachefs.ko bkey_jit.mode=$MODE" load_debian
+	step "module parameter bkey_jit.mode=$MODE" debian_param
+else
+	knob mode "$MODE"
+fi
 [ -n "$CAP" ] && knob code_cap "$CAP"
 
 # counters before any mount: boot-time KUnit suites compile formats too
@@ -265,6 +336,8 @@ if [ -r /sys/kernel/debug/bkey_jit/stats ]; then
 		echo "GUEST-FAIL: bkey_jit verify_mismatches=$mm"; rc=1
 	fi
 fi
+# bkey-jit lives in bcachefs.ko here: the stats above go with it
+[ "$MODULES" = 2 ] && step "rmmod bcachefs (bkey-jit torn down, debugfs gone)" unload_debian
 # the in-kernel benchmark, for make demo (TCG: timings only indicative)
 if [ "$BENCH" = 1 ] && [ -r /sys/kernel/debug/bkey_jit/bench ]; then
 	sed 's/^/GUEST-BENCH: /' /sys/kernel/debug/bkey_jit/bench
@@ -298,6 +371,8 @@ t0=$(date +%s)
 # verify: bcachefs's own expensive checks compare every JIT unpack too
 append="bkey_jit.mode=$mode"
 [ "$mode" = verify ] && append="$append bcachefs.expensive_debug_checks=1"
+# Debian's bcachefs has no debug checks; the mode is bcachefs.ko's parameter
+[ $debian = 0 ] || append=
 "$repo/scripts/qemu-run.sh" "$arch" "$kernel" "$initrd" --disk "$img" \
 	--append "$append" --timeout "$timeout" --log "$log" ${mem:+--mem "$mem"} >/dev/null
 qrc=$?
@@ -376,6 +451,23 @@ if grep -aq '^GUEST-STATS0:' "$log.txt"; then
 				bad "cap: compiled $compiled, capped $capped"
 		fi ;;
 	esac
+fi
+
+# Debian's kernel: the unpackers came from the kernel's BPF JIT, and its
+# boot-time W^X check (CONFIG_DEBUG_WX) passed
+if [ $debian = 1 ]; then
+	ebpf=$(stat_delta compiles_ebpf)
+	native=$(grep -aE '^GUEST-STATS: native_backend[[:space:]]' "$log.txt" | awk '{ print $NF }' | tail -n 1)
+	[ "${ebpf:-0}" -gt 0 ] && [ "$ebpf" = "${compiled:-}" ] && [ "$native" = none ] &&
+		ok "every format compiled by the eBPF backend ($ebpf, native backend $native)" ||
+		bad "eBPF backend: ${ebpf:-?} of ${compiled:-?} formats, native backend '$native'"
+	nf=$(grep -ac '^GUEST-FORMATS: ' "$log.txt")
+	ne=$(grep -ac '^GUEST-FORMATS: .* backend ebpf ' "$log.txt")
+	[ "$nf" -gt 0 ] && [ "$nf" = "$ne" ] &&
+		ok "formats of the mounted fs say backend ebpf ($ne of $nf listed)" ||
+		bad "formats of the mounted fs: $ne of $nf with backend ebpf"
+	wx='Checked W+X mappings: passed, no W+X pages found'
+	grep -aqF "$wx" "$log.txt" && ok "kernel: \"$wx\"" || bad "no \"$wx\" in the boot log"
 fi
 
 [ "$spray" = 1 ] && spray_check "$log.txt"
