@@ -97,6 +97,10 @@ if [ -f tests/mount/run.sh ] && [ "${CHECK_NO_KERNEL:-0}" != 1 ]; then
 	step mount-x86_64-module bash tests/mount/run.sh x86_64 --variant module --mode verify
 	step mount-x86_64-pressure bash tests/mount/run.sh x86_64 --pressure --mode verify \
 		--btree-node-size 32k
+	# Debian's own kernel, unmodified, with make module's bcachefs.ko:
+	# bkey-jit through the kernel's BPF JIT (about 5 minutes warm, plus
+	# about 8 for the first module build)
+	step mount-debian-kernel bash tests/mount/run.sh x86_64 --debian-kernel --mode verify
 else
 	skip mount "no mount tests or CHECK_NO_KERNEL=1"
 fi
