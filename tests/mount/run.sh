@@ -60,7 +60,7 @@ arch=${1:-}
 case $arch in
 x86_64) cc=gcc ;;
 arm64) cc=aarch64-linux-gnu-gcc ;;
-*) sed -n '7,48p' "$0" >&2; exit 2 ;;
+*) sed -n '7,52p' "$0" >&2; exit 2 ;;
 esac
 shift
 mode=on cap='' bench=0 spray=0 kernel=${KERNEL:-} size=1G bns=64k timeout='' ndirs=60 nfiles=50
