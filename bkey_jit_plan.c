@@ -63,7 +63,7 @@ static bool plan_pick_load(unsigned int lsb, unsigned int bits,
 
 static void plan_field_extract(struct bkey_plan *plan, unsigned int reg,
 			       unsigned int lsb, unsigned int bits,
-			       unsigned int key_bytes, unsigned int dst_size)
+			       unsigned int key_bytes, unsigned int val_size)
 {
 	struct bkey_plan_op *op;
 	unsigned int byte, size, shift;
@@ -85,11 +85,11 @@ static void plan_field_extract(struct bkey_plan *plan, unsigned int reg,
 		op->width = bits;
 		/*
 		 * No mask when the field reaches the top of the load, or
-		 * when it is 32 bits going to a 32-bit destination: the
-		 * 32-bit add and store ignore the bits above.
+		 * when it is 32 bits with a 32-bit value: a 4-byte store
+		 * ignores the bits above, a 32-bit add clears them.
 		 */
 		op->mask = shift + bits < 8 * size &&
-			   !(dst_size == 4 && bits == 32);
+			   !(val_size == 4 && bits == 32);
 		return;
 	}
 
@@ -125,6 +125,7 @@ static void plan_field(struct bkey_plan *plan, const struct bkey_format *f,
 	unsigned int bits = f->bits_per_field[field];
 	unsigned int size = bkey_jit_field_dst[field].size;
 	u64 offset = truncate_to(le64_to_cpu(f->field_offset[field]), size);
+	unsigned int add_size = size;
 	struct bkey_plan_op *op;
 
 	if (!bits) {
@@ -135,12 +136,22 @@ static void plan_field(struct bkey_plan *plan, const struct bkey_format *f,
 		return;
 	}
 
-	plan_field_extract(plan, reg, lsb, bits, 8 * f->key_u64s, size);
+	/*
+	 * A 64-bit field whose every value (packed value plus offset) fits
+	 * 32 bits takes a 32-bit add: it zero-extends for the 8-byte store,
+	 * needs no REX.W, and a blinded offset between 2^31 and 2^32 is two
+	 * plain adds rather than a constant built by multiplication.
+	 */
+	if (size == 8 && offset && bits <= 32 &&
+	    offset + (~0ULL >> (64 - bits)) <= U32_MAX)
+		add_size = 4;
+
+	plan_field_extract(plan, reg, lsb, bits, 8 * f->key_u64s, add_size);
 
 	if (offset) {
 		op = plan_add(plan, BKEY_PLAN_ADD);
 		op->reg = reg;
-		op->size = size;
+		op->size = add_size;
 		op->imm = offset;
 	}
 

@@ -23,8 +23,10 @@
  *   FUNNEL      r[reg] = ((r[reg2]:r[reg]) >> shift) & mask(width), a
  *               128-bit shift; shift 1 .. 63, reg2 != reg (fields
  *               straddling words)
- *   ADD         r[reg] += imm, modulo 2^(8 * size) (size 4 or 8: the upper
- *               bits of the result are not used when size is 4)
+ *   ADD         r[reg] += imm, modulo 2^(8 * size); size 4 zero-extends:
+ *               r[reg] = (u32)(r[reg] + imm), so a field whose value fits
+ *               32 bits takes 32-bit arithmetic even on its way to an
+ *               8-byte store
  *   STORE       low size bytes of r[reg] to DST + off (size 4 or 8)
  *   STORE_IMM   low size bytes of imm to DST + off (size 4 or 8)
  *   RET         return; the last op, and only the last

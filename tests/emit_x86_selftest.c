@@ -168,6 +168,8 @@ static void interp(const struct bkey_plan *p, u8 *dst, const u8 *src)
 			break;
 		case BKEY_PLAN_ADD:
 			r[op->reg] += bkey_plan_op_value(op);
+			if (op->size == 4)
+				r[op->reg] = (u32)r[op->reg];
 			break;
 		case BKEY_PLAN_STORE:
 			memcpy(dst + op->off, &r[op->reg], op->size);
