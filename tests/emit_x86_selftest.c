@@ -984,7 +984,7 @@ static void test_encodings(void)
 		    "\x8b\x06"			/* mov eax, [rsi] */
 		    "\x25\xff\x80\xff\x00"	/* and eax, 0xff80ff */
 		    "\x04\x03"			/* add al, 3 */
-		    "\x0d\x00\x01\x00\x00"	/* or eax, 0x100 */
+		    "\x0f\xba\xe8\x08"	/* bts eax, 8 */
 		    "\x89\x07"			/* mov [rdi], eax */
 		    "\xc3\xcc", "header, padded kCFI, endbr");
 
@@ -1040,6 +1040,21 @@ static void test_encodings(void)
 		    "\x49\xbb\x00\x00\x00\x00\x00\x00\x00\x80"
 		    "\x4c\x01\xd9"
 		    "\xc3\xcc", "funnel, imm8 and, movabs add");
+
+	/* A 63-bit field across words (a dirent hash): btr, not shl + shr. */
+	plan_init(&p, BKEY_PLAN_UNPACK_POS);
+	op_load(&p, 0, 8, 8);		/* mov rax, [rsi+8] */
+	op_load(&p, 1, 8, 16);		/* mov rcx, [rsi+16] */
+	op_funnel(&p, 0, 1, 8, 52, 63);	/* shrd rax, rcx, 52; btr rax, 63 */
+	op_store(&p, 0, 8, 4);		/* mov [rdi+4], rax */
+	op_ret(&p);
+	EXPECT_CODE(&p, NULL,
+		    "\x48\x8b\x46\x08"
+		    "\x48\x8b\x4e\x10"
+		    "\x48\x0f\xac\xc8\x34"
+		    "\x48\x0f\xba\xf0\x3f"
+		    "\x48\x89\x47\x04"
+		    "\xc3\xcc", "funnel of a 63-bit field");
 
 	printf("%-4s %-40s\n", failed == before ? "ok" : "FAIL",
 	       "exact encodings");

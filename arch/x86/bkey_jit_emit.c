@@ -178,6 +178,19 @@ static void emit_shift_imm(struct bkey_jit_ctx *ctx, u8 ext, enum x86_reg reg,
 	emit(ctx, insn);
 }
 
+/* bts/btr r32/r64, imm8: set or clear one bit without an imm32 mask */
+static void emit_bit_imm(struct bkey_jit_ctx *ctx, u8 ext, enum x86_reg reg,
+			 unsigned int bit, bool is64)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, is64, X86_RAX, reg, false);
+	EMIT2(0x0f, 0xba);
+	x86_emit_modrm_reg(insn, ext, reg);
+	EMIT_imm8(bit);
+	emit(ctx, insn);
+}
+
 /* shrd lo, hi, count (64-bit): lo = low 64 bits of (hi:lo) >> count */
 static void emit_shrd(struct bkey_jit_ctx *ctx, enum x86_reg lo,
 		      enum x86_reg hi, unsigned int count)
@@ -279,8 +292,9 @@ static void emit_endbr64(struct bkey_jit_ctx *ctx)
 /*
  * r = r & (2^width - 1) for 1 <= width <= 63, assuming nothing about the
  * bits above: movzx for a byte or word, a 32-bit and (imm8 form up to
- * 0x7f), a 32-bit mov for width 32, and above that a shl/shr pair rather
- * than materializing a 64-bit mask.
+ * 0x7f), a 32-bit mov for width 32, btr for 63 (a 63-bit dirent hash
+ * straddling words), and otherwise a shl/shr pair rather than
+ * materializing a 64-bit mask.
  */
 static void emit_mask(struct bkey_jit_ctx *ctx, enum x86_reg reg,
 		      unsigned int width)
@@ -291,6 +305,8 @@ static void emit_mask(struct bkey_jit_ctx *ctx, enum x86_reg reg,
 		emit_alu_imm(ctx, X86_ALU_AND, reg, (1U << width) - 1, false);
 	} else if (width == 32) {
 		emit_mov_rr32(ctx, reg, reg);
+	} else if (width == 63) {
+		emit_bit_imm(ctx, X86_BT_BTR, reg, 63, true);
 	} else if (width < 64) {
 		emit_shift_imm(ctx, X86_SHIFT_SHL, reg, 64 - width, true);
 		emit_shift_imm(ctx, X86_SHIFT_SHR, reg, 64 - width, true);
@@ -300,8 +316,9 @@ static void emit_mask(struct bkey_jit_ctx *ctx, enum x86_reg reg,
 /*
  * HEADER: dst[0..3] = { src[0] + imm, (src[1] & 0x80) | 1, src[2], 0 }.
  * The add is done on the low byte only, so u64s wraps modulo 256 and never
- * carries into the format byte. "or r32, 0x100" rather than "or ah, 1"
- * avoids an ah merge uop on Intel when the dword is stored.
+ * carries into the format byte. "bts r32, 8" sets the format: a byte
+ * shorter than "or r32, 0x100", and unlike "or ah, 1" no ah merge uop on
+ * Intel when the dword is stored.
  */
 static void emit_header(struct bkey_jit_ctx *ctx, enum x86_reg tmp, u8 imm,
 			bool is64)
@@ -311,7 +328,8 @@ static void emit_header(struct bkey_jit_ctx *ctx, enum x86_reg tmp, u8 imm,
 		     (BKEY_JIT_HDR_WHITEOUT_MASK << 8) | 0xff, false);
 	if (imm)
 		emit_alu8_imm(ctx, X86_ALU_ADD, tmp, imm);
-	emit_alu_imm(ctx, X86_ALU_OR, tmp, KEY_FORMAT_CURRENT << 8, false);
+	BUILD_BUG_ON(KEY_FORMAT_CURRENT != 1);
+	emit_bit_imm(ctx, X86_BT_BTS, tmp, 8, false);
 	/* size 8: the 32-bit ops zeroed the upper half, bytes 4..7 are 0 */
 	emit_store(ctx, DST_REG, 0, tmp, is64);
 }
