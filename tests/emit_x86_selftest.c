@@ -1056,6 +1056,18 @@ static void test_encodings(void)
 		    "\x48\x89\x47\x04"
 		    "\xc3\xcc", "funnel of a 63-bit field");
 
+	/* Zero constants: "and m, 0", the imm8 form. */
+	plan_init(&p, BKEY_PLAN_UNPACK);
+	op_store_imm(&p, 8, 8, 0);	/* and qword [rdi+8], 0 */
+	op_store_imm(&p, 4, 16, 0);	/* and dword [rdi+16], 0 */
+	op_store_imm(&p, 4, 20, 7);	/* mov dword [rdi+20], 7 */
+	op_ret(&p);
+	EXPECT_CODE(&p, NULL,
+		    "\x48\x83\x67\x08\x00"
+		    "\x83\x67\x10\x00"
+		    "\xc7\x47\x14\x07\x00\x00\x00"
+		    "\xc3\xcc", "zero constants");
+
 	printf("%-4s %-40s\n", failed == before ? "ok" : "FAIL",
 	       "exact encodings");
 }

@@ -94,16 +94,22 @@ static void emit_store_imm32(struct bkey_jit_ctx *ctx, enum x86_reg base,
 	emit(ctx, insn);
 }
 
-/* Group 1 ALU op on dword/qword [base+off] with an imm32 (sign-extended). */
-static void emit_alu_mem_imm32(struct bkey_jit_ctx *ctx, u8 ext,
-			       enum x86_reg base, s32 off, u32 imm, bool is64)
+/*
+ * Group 1 ALU op on dword/qword [base+off] with an immediate
+ * (sign-extended): the imm8 form when it fits, else imm32.
+ */
+static void emit_alu_mem_imm(struct bkey_jit_ctx *ctx, u8 ext,
+			     enum x86_reg base, s32 off, s32 imm, bool is64)
 {
 	INSN_START();
 
 	x86_emit_rex(insn, is64, X86_RAX, base, false);
-	EMIT1(0x81);
+	EMIT1(x86_fits_s8(imm) ? 0x83 : 0x81);
 	x86_emit_modrm_mem(insn, ext, base, off);
-	EMIT_imm32(imm);
+	if (x86_fits_s8(imm))
+		EMIT_imm8(imm);
+	else
+		EMIT_imm32(imm);
 	emit(ctx, insn);
 }
 
@@ -436,7 +442,9 @@ static void emit_add(struct bkey_jit_ctx *ctx, const struct bkey_plan_op *op)
 }
 
 /*
- * STORE_IMM: mov m, imm32 when the value allows, else via r11. Blinded:
+ * STORE_IMM: mov m, imm32 when the value allows, else via r11; a zero
+ * (version, size, inode 0: most formats have two or three) is "and m, 0",
+ * 3 bytes shorter than "mov m, 0" with the same one instruction. Blinded:
  * XOR keys are undone in memory ("mov m, imm; xor m, key", one extra
  * instruction and no register), multiplied constants through r11.
  */
@@ -447,8 +455,8 @@ static void emit_store_imm(struct bkey_jit_ctx *ctx,
 
 	if (op->blind == BKEY_PLAN_BLIND_XOR) {
 		emit_store_imm32(ctx, DST_REG, op->off, (u32)op->imm, is64);
-		emit_alu_mem_imm32(ctx, X86_ALU_XOR, DST_REG, op->off, op->key,
-				   is64);
+		emit_alu_mem_imm(ctx, X86_ALU_XOR, DST_REG, op->off, op->key,
+				 is64);
 		return;
 	}
 	if (op->blind == BKEY_PLAN_BLIND_MUL) {
@@ -456,9 +464,12 @@ static void emit_store_imm(struct bkey_jit_ctx *ctx,
 		emit_store(ctx, DST_REG, op->off, X86_TMP, true);
 		return;
 	}
+	if (!(op->size == 4 ? (u32)op->imm : op->imm)) {
+		emit_alu_mem_imm(ctx, X86_ALU_AND, DST_REG, op->off, 0, is64);
+		return;
+	}
 	if (op->size == 4 || x86_fits_s32((s64)op->imm)) {
-		emit_store_imm32(ctx, DST_REG, op->off, (u32)op->imm,
-				 op->size == 8);
+		emit_store_imm32(ctx, DST_REG, op->off, (u32)op->imm, is64);
 		return;
 	}
 	emit_mov_imm64(ctx, X86_TMP, op->imm);
