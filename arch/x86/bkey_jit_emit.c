@@ -410,6 +410,34 @@ static void emit_blinded_mul(struct bkey_jit_ctx *ctx,
 	emit_imul_imm32(ctx, X86_TMP, op->key);
 }
 
+/*
+ * A 64-bit offset with one or two set bits, all above the field the
+ * register holds (ADD's width fact: r < 2^width), as in an LRU key's
+ * lru id << 48 or a freespace key's generation bits << 56: adding cannot
+ * carry, so "bts r, k" per bit replaces the constant (movabs + add, or
+ * movabs + imul + add when blinded). The value reaches the code only as
+ * bit numbers 0..63, like shift counts. Returns false to add instead.
+ */
+static bool emit_add_bits(struct bkey_jit_ctx *ctx,
+			  const struct bkey_plan_op *op)
+{
+	u64 v = bkey_plan_op_value(op);
+	unsigned int k, n = 0;
+
+	if (op->size != 8 || !op->width || op->width >= 64 ||
+	    (v & (~0ULL >> (64 - op->width))) ||
+	    (op->blind == BKEY_PLAN_BLIND_NONE && x86_fits_s32((s64)v)))
+		return false;
+	for (k = op->width; k < 64; k++)
+		n += (v >> k) & 1;
+	if (!n || n > 2)
+		return false;
+	for (k = op->width; k < 64; k++)
+		if ((v >> k) & 1)
+			emit_bit_imm(ctx, X86_BT_BTS, vreg_map[op->reg], k, true);
+	return true;
+}
+
 /* ADD modulo 2^(8 * size), as the shortest add/sub of an immediate. */
 static void emit_add(struct bkey_jit_ctx *ctx, const struct bkey_plan_op *op)
 {
@@ -419,6 +447,8 @@ static void emit_add(struct bkey_jit_ctx *ctx, const struct bkey_plan_op *op)
 	/* Negated without signed overflow: S64_MIN stays S64_MIN. */
 	s64 neg = (s64)(0 - (u64)imm);
 
+	if (emit_add_bits(ctx, op))
+		return;
 	if (op->blind == BKEY_PLAN_BLIND_MUL) {
 		emit_blinded_mul(ctx, op);
 		emit_add_rr64(ctx, reg, X86_TMP);
