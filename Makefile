@@ -87,6 +87,22 @@ bench-user: $(BUILD)/native/bench $(BUILD)/arm64/bench
 clean:
 	rm -rf $(BUILD)
 
+# bcachefs's old x86-64 emitter for bench's comparison: cut out of the
+# fetched Linux 6.12 tree at build time (scripts/old-emitter.sh), never
+# kept in the repository. x86-64 hosts only: the code it emits runs there.
+ifeq ($(native_ARCH),x86)
+OLD_EMIT_C	:= $(BUILD)/native/gen/bch_old_emit.c
+
+$(OLD_EMIT_C): scripts/old-emitter.sh
+	bash scripts/old-emitter.sh $@
+
+$(BUILD)/native/gen/bch_old_emit.o: $(OLD_EMIT_C) tests/old_emit_shim.h
+	$(native_CC) $(native_CFLAGS) -Wno-sign-compare -c -o $@ $<
+
+$(BUILD)/native/tests/bench.o: native_CFLAGS += -DBENCH_OLD_EMIT
+$(BUILD)/native/bench: $(BUILD)/native/gen/bch_old_emit.o
+endif
+
 -include $(wildcard mk/*.mk)
 
 # libFuzzer target, built with clang and ASan+UBSan.

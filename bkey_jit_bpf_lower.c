@@ -302,8 +302,12 @@ static void lower_add(struct bkey_jit_ctx *ctx, unsigned int idx)
 	if (op->blind == BKEY_PLAN_BLIND_NONE) {
 		if (!v)
 			return;
-		/* Size 4: the bits above 31 are not used, any imm32 does. */
-		if (op->size == 4 || fits_s32(v)) {
+		/* Size 4: a 32-bit add, which zero-extends as the plan says */
+		if (op->size == 4) {
+			emit(ctx, BPF_ALU32_IMM(BPF_ADD, reg, (s32)v));
+			return;
+		}
+		if (fits_s32(v)) {
 			emit(ctx, BPF_ALU64_IMM(BPF_ADD, reg, (s32)v));
 			return;
 		}

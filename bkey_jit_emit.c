@@ -95,7 +95,7 @@ static bool op_valid(const struct bkey_plan *plan, unsigned int idx)
 		       op->width >= 1 && op->width <= 64;
 	case BKEY_PLAN_ADD:
 		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 12) &&
-		       blind_ok(op);
+		       op->width <= 64 && blind_ok(op);
 	case BKEY_PLAN_STORE:
 		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 12) &&
 		       op->off + op->size <= plan_dst_size(plan);

@@ -61,9 +61,14 @@ static bool plan_pick_load(unsigned int lsb, unsigned int bits,
 	return false;
 }
 
-static void plan_field_extract(struct bkey_plan *plan, unsigned int reg,
+/*
+ * The ops that leave field @bits wide at @lsb in register @reg. Returns
+ * true when nothing but the field is left there (r < 2^bits), false when
+ * bits above it are ignored rather than cleared.
+ */
+static bool plan_field_extract(struct bkey_plan *plan, unsigned int reg,
 			       unsigned int lsb, unsigned int bits,
-			       unsigned int key_bytes, unsigned int dst_size)
+			       unsigned int key_bytes, unsigned int val_size)
 {
 	struct bkey_plan_op *op;
 	unsigned int byte, size, shift;
@@ -76,7 +81,7 @@ static void plan_field_extract(struct bkey_plan *plan, unsigned int reg,
 
 		shift = lsb - 8 * byte;
 		if (shift == 0 && bits == 8 * size)
-			return;		/* the load is the field */
+			return true;	/* the load is the field */
 
 		op = plan_add(plan, BKEY_PLAN_EXTRACT);
 		op->reg = reg;
@@ -85,12 +90,12 @@ static void plan_field_extract(struct bkey_plan *plan, unsigned int reg,
 		op->width = bits;
 		/*
 		 * No mask when the field reaches the top of the load, or
-		 * when it is 32 bits going to a 32-bit destination: the
-		 * 32-bit add and store ignore the bits above.
+		 * when it is 32 bits with a 32-bit value: a 4-byte store
+		 * ignores the bits above, a 32-bit add clears them.
 		 */
 		op->mask = shift + bits < 8 * size &&
-			   !(dst_size == 4 && bits == 32);
-		return;
+			   !(val_size == 4 && bits == 32);
+		return op->mask || shift + bits >= 8 * size;
 	}
 
 	/* Wider than one unaligned load can reach: funnel two words. */
@@ -111,6 +116,7 @@ static void plan_field_extract(struct bkey_plan *plan, unsigned int reg,
 	op->shift = lsb % 64;
 	op->width = bits;
 	op->mask = lsb % 64 + bits < 128;
+	return true;			/* FUNNEL always masks */
 }
 
 static u64 truncate_to(u64 v, unsigned int size)
@@ -125,7 +131,9 @@ static void plan_field(struct bkey_plan *plan, const struct bkey_format *f,
 	unsigned int bits = f->bits_per_field[field];
 	unsigned int size = bkey_jit_field_dst[field].size;
 	u64 offset = truncate_to(le64_to_cpu(f->field_offset[field]), size);
+	unsigned int add_size = size;
 	struct bkey_plan_op *op;
+	bool clean;
 
 	if (!bits) {
 		op = plan_add(plan, BKEY_PLAN_STORE_IMM);
@@ -135,13 +143,25 @@ static void plan_field(struct bkey_plan *plan, const struct bkey_format *f,
 		return;
 	}
 
-	plan_field_extract(plan, reg, lsb, bits, 8 * f->key_u64s, size);
+	/*
+	 * A 64-bit field whose every value (packed value plus offset) fits
+	 * 32 bits takes a 32-bit add: it zero-extends for the 8-byte store,
+	 * needs no REX.W, and a blinded offset between 2^31 and 2^32 is two
+	 * plain adds rather than a constant built by multiplication.
+	 */
+	if (size == 8 && offset && bits <= 32 &&
+	    offset + (~0ULL >> (64 - bits)) <= U32_MAX)
+		add_size = 4;
+
+	clean = plan_field_extract(plan, reg, lsb, bits, 8 * f->key_u64s,
+				   add_size);
 
 	if (offset) {
 		op = plan_add(plan, BKEY_PLAN_ADD);
 		op->reg = reg;
-		op->size = size;
+		op->size = add_size;
 		op->imm = offset;
+		op->width = clean ? bits : 0;
 	}
 
 	op = plan_add(plan, BKEY_PLAN_STORE);
@@ -290,6 +310,11 @@ static int plan_op_to_text(char *buf, size_t size, const struct bkey_plan_op *op
 				name, op->reg, op->reg2, op->reg, op->shift,
 				op->width, op->mask ? " mask" : "");
 	case BKEY_PLAN_ADD:
+		if (op->width)
+			return snprintf(buf, size, "%s r%u += %#llx%s :%u (r < 2^%u)",
+					name, op->reg, imm,
+					plan_blind_text(op, key, sizeof(key)),
+					op->size, op->width);
 		return snprintf(buf, size, "%s r%u += %#llx%s :%u", name,
 				op->reg, imm, plan_blind_text(op, key, sizeof(key)),
 				op->size);
@@ -452,6 +477,7 @@ void bkey_plan_blind(struct bkey_plan *plan, u64 seed)
 			b = plan_dup(plan, i);
 			op->imm = truncate_to(a, op->size);
 			b->imm = truncate_to(v - a, op->size);
+			b->width = 0;	/* r < 2^width held before the first */
 			i++;
 		} else {
 			plan->nr_ops = 0;	/* no room: emitters refuse it */

@@ -23,8 +23,12 @@
  *   FUNNEL      r[reg] = ((r[reg2]:r[reg]) >> shift) & mask(width), a
  *               128-bit shift; shift 1 .. 63, reg2 != reg (fields
  *               straddling words)
- *   ADD         r[reg] += imm, modulo 2^(8 * size) (size 4 or 8: the upper
- *               bits of the result are not used when size is 4)
+ *   ADD         r[reg] += imm, modulo 2^(8 * size); size 4 zero-extends:
+ *               r[reg] = (u32)(r[reg] + imm), so a field whose value fits
+ *               32 bits takes 32-bit arithmetic even on its way to an
+ *               8-byte store; a nonzero width is a fact backends may
+ *               use: r[reg] < 2^width before the add (no bit of the
+ *               value below bit width can carry into it)
  *   STORE       low size bytes of r[reg] to DST + off (size 4 or 8)
  *   STORE_IMM   low size bytes of imm to DST + off (size 4 or 8)
  *   RET         return; the last op, and only the last
@@ -188,7 +192,9 @@ static inline u64 bkey_plan_sext32(u32 v)
  * @op:		an ADD or STORE_IMM op, blinded or not
  *
  * For checks and interpreters only: an emitter that encoded this value
- * would undo the blinding.
+ * would undo the blinding. (x86-64 reads it for one thing: the indices
+ * of the one or two set bits of an offset it can set with "bts", which
+ * reach the code as 6-bit bit numbers, like shift counts.)
  *
  * Return: the value, truncated to the op's size.
  */

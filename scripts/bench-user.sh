@@ -13,6 +13,10 @@
 #   4. the cache at scale: hit and miss latency and executable bytes with
 #      1 000, 10 000 and 100 000 live formats (bench --scale, pinned)
 #   5. table (results.txt), CSV, plot (ns_per_key.png) in build/bench
+#   6. the JIT against bcachefs's old x86-64 emitter (Linux 6.12 bkey.c,
+#      compiled out there; the bench builds it from the fetched tree, see
+#      scripts/old-emitter.sh): own instructions per key and code bytes,
+#      its output checked key by key against bcachefs's generic unpack
 #
 # Targets are reported PASS/MISS; a miss does not fail the command, a
 # broken measurement does.
@@ -26,7 +30,7 @@ ARM64=build/arm64/bench
 CG_PASSES=${BENCH_CALLGRIND_PASSES:-4}
 NCPU=$(nproc)
 CPU=${BENCH_CPU:-$((NCPU - 1))}
-MODES="harness jit jitpos generic bch bchcall jit-plain jitpos-plain"
+MODES="harness jit jitpos generic bch bchcall jit-plain jitpos-plain old"
 
 mkdir -p "$OUT"
 rm -rf "$OUT/callgrind" "$OUT/code"
@@ -111,6 +115,7 @@ import csv, os, struct, sys, zlib
 out = sys.argv[1]
 V = ["jit", "jitpos", "generic", "bch"]
 fmts, desc, ftext, plan, static, compile_ns, ns = [], {}, {}, {}, {}, {}, {}
+oldemit = {}	# format: (code bytes, "ok" or why it is left out)
 cpu = "?"
 
 def kv(fields):
@@ -133,6 +138,8 @@ for name in ("native.csv", "arm64.csv"):
             compile_ns[r[1]] = float(r[2])
         elif r[0] == "time":
             ns[r[1]] = {k: float(v) for k, v in kv(r[2:]).items()}
+        elif r[0] == "oldemit" and name == "native.csv":
+            oldemit[r[1]] = (int(r[2]), r[3])
 
 # The unblinded run: ns/key and static sizes, for the blinding cost.
 ns_plain, static_plain = {}, {}
@@ -148,6 +155,8 @@ ir, ir_callee = {}, {}
 for line in open(os.path.join(out, "callgrind.csv")):
     _, fmt, mode, keys, total, walk = line.strip().split(",")
     if not keys or not total:
+        if mode == "old":	# no old emitter code: reported below
+            continue
         sys.exit(f"bench-user: callgrind run {fmt} {mode} failed")
     ir[(fmt, mode)] = int(total) / int(keys)
     ir_callee[(fmt, mode)] = (int(total) - int(walk)) / int(keys)
@@ -286,6 +295,43 @@ for f in fmts:
     rows[fmts.index(f)].update(own_ir_jit_plain=pj, own_ir_jitpos_plain=pp, ns_jit_plain=npl,
                                x86_bytes_full_plain=xp[0], x86_bytes_pos_plain=xp[2])
 
+# bcachefs's old x86-64 emitter (issue 9 item 5): the JIT against it on
+# every format it compiles correctly.
+def insns_in(path):
+    try:
+        # objdump continues a long instruction's bytes on a line of its own
+        return sum(1 for l in open(path)
+                   if l.startswith(" ") and len(l.rstrip("\n").split("\t")) > 2)
+    except OSError:
+        return None
+
+L.append("")
+L.append("bcachefs's old x86-64 emitter (Linux 6.12 bkey.c bch2_compile_bkey_format, compiled out there; built")
+L.append("from the fetched tree, output checked against bcachefs's generic unpack on every key), full unpack;")
+L.append("JIT blinded (as the kernel runs it) and plain; own instr/key = callgrind minus the harness")
+L.append(f"{'format':<10} | {'own instr/key: jit':>18} {'old':>6} {'ratio':>6} | {'plain':>6} {'ratio':>6} | "
+         f"{'x86 bytes: jit':>14} {'old':>5} {'plain':>6} | {'insns: jit':>10} {'old':>4} | "
+         f"{'ns: jit':>7} {'old':>6} | old emitter")
+old_ok = []
+for f in fmts:
+    obytes, status = oldemit.get(f, (0, "not built"))
+    bj, pj, oj = own_ir(f, "jit"), own_ir(f, "jit-plain"), own_ir(f, "old")
+    xs, xp = x86(f), static_plain.get(f, [None] * 4)
+    oins = insns_in(os.path.join(out, "code", f"{f}.old.x86.txt"))
+    ok = status == "ok" and oj is not None and bj is not None
+    if ok:
+        old_ok.append(f)
+    rb = bj / oj if ok and oj > 0 else None
+    rp = pj / oj if ok and pj is not None and oj > 0 else None
+    L.append(f"{f:<10} | {fnum(bj, '18.1f')} {fnum(oj if ok else None, '6.1f')} {fnum(rb, '5.2f')}x | "
+             f"{fnum(pj, '6.1f')} {fnum(rp, '5.2f')}x | "
+             f"{fnum(xs[0], '14d')} {fnum(obytes if ok else None, '5d')} {fnum(xp[0], '6d')} | "
+             f"{fnum(xs[1], '10d')} {fnum(oins if ok else None, '4d')} | "
+             f"{ns[f]['jit']:>7.2f} {fnum(ns[f].get('old') if ok else None, '6.2f')} | {status}")
+    rows[fmts.index(f)].update(old_status=status, own_ir_old=oj if ok else None,
+                               x86_bytes_old=obytes if ok else None, x86_insns_old=oins,
+                               ns_old=ns[f].get("old"), jit_vs_old_ir=rb, jit_plain_vs_old_ir=rp)
+
 # Targets of the issue: PASS/MISS, never a failure of the command.
 L.append("")
 L.append("targets:")
@@ -338,6 +384,22 @@ T.append(("blinding <= +2 own instr/key (realistic formats)", w[0] is not None a
 w = worst(realistic, lambda f: blind_cost[f][2])
 T.append(("blinded JIT within 1.1x of plain ns/key (realistic)", w[0] is not None and w[0] <= 1.1,
           f"max {fnum(w[0], '.2f')}x ({w[1]})"))
+realistic_old = [f for f in old_ok if f != "current"]
+left_out = [f for f in fmts if f != "current" and f not in old_ok]
+w = worst(realistic_old, lambda f: own_ir(f, "jit") / own_ir(f, "old"))
+if realistic_old:
+    T.append(("JIT own instr/key <= 0.8x old emitter (realistic)", w[0] is not None and w[0] <= 0.8,
+              f"max {fnum(w[0], '.2f')}x ({w[1]}), {len(realistic_old)} formats"
+              + (f"; left out: {', '.join(left_out)}" if left_out else "")))
+else:
+    T.append(("JIT vs bcachefs's old x86-64 emitter", None,
+              "not measured: " + "; ".join(sorted({oldemit.get(f, (0, "not built"))[1]
+                                                   for f in fmts}))))
+over = [f"{f} {x86(f)[0]}/{oldemit[f][0]}" for f in realistic_old if x86(f)[0] > oldemit[f][0]]
+if realistic_old:
+    T.append(("JIT x86 bytes <= old emitter's (realistic)", not over,
+              "larger: " + ", ".join(over) if over else
+              f"max {max(x86(f)[0] - oldemit[f][0] for f in realistic_old):+d} bytes"))
 for name, ok, detail in T:
     L.append(f"  {name:<50} {'' if ok is None else verdict(ok):<5} {detail}")
 

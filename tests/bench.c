@@ -24,10 +24,11 @@
  *   bench --list				format names
  *   bench --callgrind MODE FORMAT [K]	exactly 4096 * K unpacks of one
  *					kind (harness jit jitpos generic
- *					bch bchcall) inside bench_walk(), for
+ *					bch bchcall old) inside bench_walk(), for
  *					valgrind --toggle-collect=bench_walk
  *   bench --dump-code DIR		emitted code of every format as
- *					DIR/<format>.<full|pos>.bin
+ *					DIR/<format>.<full|pos|old>.bin
+ *					(old: bcachefs's old emitter)
  *   bench [--cpu N] --scale		the cache at 1 000, 10 000 and
  *					100 000 live formats: hit and miss
  *					latency, executable bytes
@@ -38,6 +39,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,9 @@
 #include "bkey_jit_bpf.h"
 #include "tests/ebpf_interp.h"
 #include "tests/ref_unpack.h"
+#ifdef BENCH_OLD_EMIT
+#include "tests/old_emit_shim.h"
+#endif
 #include "tests/test_util.h"
 #include "vmalloc_exec.h"
 
@@ -69,6 +74,11 @@
 #define KT_DIRENT	9
 #define KT_EXTENT	12
 #define KT_ALLOC	30
+#define KT_XATTR	11
+#define KT_REFLINK_V	15
+#define KT_LRU		26
+#define KT_SET		27
+#define KT_BACKPOINTER	28
 
 static const unsigned int unpacked_bits[BKEY_NR_FIELDS] = {
 	64, 64, 32, 32, 32, 64
@@ -352,6 +362,115 @@ static void gen_straddle(struct bkey *k, struct bpos *min_key,
 	*max_key = k[NR_KEYS - 1].p;
 }
 
+/*
+ * Xattrs of consecutive inodes (1..3 each, e.g. security.selinux and a
+ * couple of user.*): POS(inum, hash), hashes are full 64-bit siphash
+ * values (dirents drop a bit, xattrs do not), so the offset field is 64
+ * bits wide and the format takes 3 words: the offset straddles a word.
+ */
+static void gen_xattrs(struct bkey *k, struct bpos *min_key,
+		       struct bpos *max_key)
+{
+	u64 inum = (1ULL << 62) + 77777, h[3];
+	unsigned int i = 0, n, j;
+
+	*min_key = bpos_successor(mkpos(inum, rng64(), U32_MAX));
+	while (i < NR_KEYS) {
+		inum += 1 + rng64() % 2;
+		n = 1 + rng64() % 3;
+		for (j = 0; j < n; j++)
+			h[j] = rng64();
+		qsort(h, n, sizeof(h[0]), cmp_u64);
+		for (j = 0; j < n && i < NR_KEYS; j++)
+			key_init(&k[i++], KT_XATTR, inum, h[j], U32_MAX, 0);
+	}
+	*max_key = k[NR_KEYS - 1].p;
+}
+
+/*
+ * The reflink btree: indirect extents POS(0, end offset) in the shared
+ * reflink address space, sizes up to 128 sectors; not snapshotted.
+ */
+static void gen_reflink(struct bkey *k, struct bpos *min_key,
+			struct bpos *max_key)
+{
+	u64 start = 3ULL << 30;
+	unsigned int i;
+
+	*min_key = bpos_successor(mkpos(0, start, 0));
+	for (i = 0; i < NR_KEYS; i++) {
+		u32 size = extent_sectors();
+
+		start += size;
+		key_init(&k[i], KT_REFLINK_V, 0, start, 0, size);
+	}
+	*max_key = k[NR_KEYS - 1].p;
+}
+
+/*
+ * Backpointers of device 1: POS(dev, bucket sector << 10 | offset), as
+ * bucket_pos_to_bp() computes them for 1024-sector buckets, a few
+ * backpointers per bucket.
+ */
+static void gen_backpointers(struct bkey *k, struct bpos *min_key,
+			     struct bpos *max_key)
+{
+	u64 bucket = 200000, sector;
+	unsigned int i = 0, n;
+
+	*min_key = bpos_successor(mkpos(1, (bucket * 1024) << 10, 0));
+	while (i < NR_KEYS) {
+		bucket++;
+		sector = bucket * 1024;
+		for (n = 1 + rng64() % 12; n-- && i < NR_KEYS;) {
+			sector += 8 + 8 * (rng64() % 8);
+			key_init(&k[i++], KT_BACKPOINTER, 1, sector << 10, 0, 0);
+		}
+	}
+	*max_key = k[NR_KEYS - 1].p;
+}
+
+/*
+ * The LRU btree: POS(lru id << 48 | read time, dev << 48 | bucket), times
+ * from the device's io clock (about 2^36 sectors into its life), buckets
+ * in any order.
+ */
+static void gen_lru(struct bkey *k, struct bpos *min_key,
+		    struct bpos *max_key)
+{
+	u64 time = 1ULL << 36;
+	unsigned int i;
+
+	*min_key = bpos_successor(mkpos(time, 0, 0));
+	for (i = 0; i < NR_KEYS; i++) {
+		time += 1 + rng64() % 4096;
+		key_init(&k[i], KT_LRU, time, (2ULL << 48) | rng64() % (1 << 21), 0, 0);
+	}
+	*max_key = k[NR_KEYS - 1].p;
+}
+
+/*
+ * The freespace btree: POS(dev, genbits << 56 | bucket) for runs of free
+ * buckets; the node spans two generations, so the offset field is wide.
+ */
+static void gen_freespace(struct bkey *k, struct bpos *min_key,
+			  struct bpos *max_key)
+{
+	u64 bucket = 1 << 20, gen = 3;
+	unsigned int i;
+
+	*min_key = bpos_successor(mkpos(0, (gen << 56) | bucket, 0));
+	for (i = 0; i < NR_KEYS; i++) {
+		if (i == NR_KEYS / 2) {
+			gen++;
+			bucket = 1 << 16;
+		}
+		bucket += 1 + (rng64() % 16 == 0) * (rng64() % 256);
+		key_init(&k[i], KT_SET, 0, (gen << 56) | bucket, 0, 0);
+	}
+	*max_key = k[NR_KEYS - 1].p;
+}
+
 /* Unpacked keys (bch2_bkey_format_current): every field full width. */
 static void gen_current(struct bkey *k, struct bpos *min_key,
 			struct bpos *max_key)
@@ -372,6 +491,11 @@ static const struct suite suites[] = {
 	{ "alloc", "alloc btree: dev 0 buckets", gen_alloc },
 	{ "snapshots", "extents of 8 inodes in 16 snapshots", gen_snapshots },
 	{ "straddle", "fields straddling 64-bit words", gen_straddle },
+	{ "xattrs", "xattrs: 64-bit hashes in 3 words", gen_xattrs },
+	{ "reflink", "reflink btree: indirect extents", gen_reflink },
+	{ "backptrs", "backpointers of one device", gen_backpointers },
+	{ "lru", "LRU: time-ordered buckets", gen_lru },
+	{ "freespace", "freespace across two generations", gen_freespace },
 	{ "current", "unpacked format 64/64/32/32/32/64", gen_current, true },
 };
 
@@ -390,6 +514,10 @@ struct bench_fmt {
 	u64			*packed;	/* NR_KEYS keys, back to back */
 	struct bkey		*keys;		/* the same keys, unpacked */
 	struct bkey_jit		*j;
+	/* bcachefs's old x86-64 emitter: its code, or why there is none */
+	void			*old;
+	unsigned int		old_len;
+	char			old_skip[96];
 };
 
 static void key_vals(const struct bkey_format *f, const struct bkey *k,
@@ -422,6 +550,84 @@ static struct bkey_format suite_format(const struct suite *s, struct bkey *keys)
 	for (i = 0; i < NR_KEYS; i++)
 		fmt_add_key(&st, &keys[i]);
 	return s->current ? format_current : fmt_done(&st);
+}
+
+/*
+ * --- bcachefs's old x86-64 emitter (Linux 6.12 bkey.c, compiled out there) ---
+ *
+ * bch2_compile_bkey_format() is cut out of the fetched 6.12 tree at build
+ * time (scripts/old-emitter.sh, tests/old_emit_shim.h) and linked into the
+ * x86-64 bench. Its code goes to a page of its own, written while
+ * read-write and then made read+exec, as W^X asks. A format it cannot
+ * compile (a BUG_ON() it hits) or compiles wrongly (any key unpacked
+ * differently from bcachefs's generic unpack) is reported and left out.
+ */
+#define OLD_EMIT_PAGE	4096
+
+#ifdef BENCH_OLD_EMIT
+int bch_old_emit_bug;
+
+static void old_emit_init(struct bench_fmt *b)
+{
+	u8 *page;
+	int len;
+
+	page = mmap(NULL, OLD_EMIT_PAGE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED) {
+		perror("bench: mmap");
+		exit(1);
+	}
+	memset(page, 0xcc, OLD_EMIT_PAGE);
+	bch_old_emit_bug = 0;
+	len = bch2_compile_bkey_format(&b->f, page);
+	if (bch_old_emit_bug || len <= 0 || len > OLD_EMIT_PAGE / 2) {
+		snprintf(b->old_skip, sizeof(b->old_skip),
+			 "refused: BUG at generated line %d", bch_old_emit_bug);
+		munmap(page, OLD_EMIT_PAGE);
+		return;
+	}
+	if (mprotect(page, OLD_EMIT_PAGE, PROT_READ | PROT_EXEC)) {
+		perror("bench: mprotect");
+		exit(1);
+	}
+	b->old = page;
+	b->old_len = len;
+}
+#else
+static void old_emit_init(struct bench_fmt *b)
+{
+	snprintf(b->old_skip, sizeof(b->old_skip), "no old emitter: not x86-64");
+}
+#endif
+
+/*
+ * The old emitter's output on every key, against bcachefs's generic
+ * unpack (and the key packed): the first wrong key excludes the format.
+ */
+static void old_emit_check(struct bench_fmt *b)
+{
+	unsigned int i;
+
+	for (i = 0; b->old && i < NR_KEYS; i++) {
+		const struct bkey_packed *p = (void *)(b->packed + i * b->f.key_u64s);
+		struct bkey want = bch_unpack_key(&b->f, p), got;
+
+		memset(&got, 0x5a, sizeof(got));
+		((void (*)(struct bkey *, const struct bkey_packed *))b->old)(&got, p);
+		if (memcmp(&got, &want, sizeof(got))) {
+			unsigned int byte = 0;
+
+			while (((u8 *)&got)[byte] == ((u8 *)&want)[byte])
+				byte++;
+			snprintf(b->old_skip, sizeof(b->old_skip),
+				 "wrong: key %u differs from bcachefs's unpack at byte %u",
+				 i, byte);
+			munmap(b->old, OLD_EMIT_PAGE);
+			b->old = NULL;
+			b->old_len = 0;
+		}
+	}
 }
 
 static void bench_fmt_init(struct bench_fmt *b, const struct suite *s)
@@ -457,6 +663,8 @@ static void bench_fmt_init(struct bench_fmt *b, const struct suite *s)
 		fprintf(stderr, "bench: %s: bkey_jit_get failed\n", s->name);
 		exit(1);
 	}
+	old_emit_init(b);
+	old_emit_check(b);
 }
 
 /* Every unpacker must give the key we packed, or timing it is pointless. */
@@ -577,10 +785,12 @@ static KERNEL_REGS void unpack_bch_call(void *dst,
 	*(struct bkey *)dst = bch_unpack_key_call(cur_f, src);
 }
 
-enum variant { V_HARNESS, V_JIT, V_JITPOS, V_GENERIC, V_BCH, V_BCH_CALL, V_NR };
+enum variant {
+	V_HARNESS, V_JIT, V_JITPOS, V_GENERIC, V_BCH, V_BCH_CALL, V_OLD, V_NR
+};
 
 static const char *const variant_names[V_NR] = {
-	"harness", "jit", "jitpos", "generic", "bch", "bchcall",
+	"harness", "jit", "jitpos", "generic", "bch", "bchcall", "old",
 };
 
 static walk_fn variant_fn(const struct bench_fmt *b, enum variant v)
@@ -596,6 +806,8 @@ static walk_fn variant_fn(const struct bench_fmt *b, enum variant v)
 		return unpack_bch;
 	case V_BCH_CALL:
 		return unpack_bch_call;
+	case V_OLD:
+		return (walk_fn)b->old;
 	default:
 		return unpack_harness;
 	}
@@ -660,6 +872,9 @@ static void time_format(const struct bench_fmt *b, double ns_key[V_NR])
 		walk_fn fn = variant_fn(b, v);
 		u64 t;
 
+		if (!fn)
+			continue;
+
 		/* Warm up caches and predictors, then size a ~20 ms run. */
 		bench_sink ^= run_passes(b, fn, 50, &dst);
 		t = now_ns();
@@ -671,12 +886,14 @@ static void time_format(const struct bench_fmt *b, double ns_key[V_NR])
 		for (v = 0; v < V_NR; v++) {
 			u64 t = now_ns();
 
+			if (!variant_fn(b, v))
+				continue;
 			bench_sink ^= run_passes(b, variant_fn(b, v), passes[v], &dst);
 			t = now_ns() - t;
 			samples[v][r] = (double)t / (passes[v] * NR_KEYS);
 		}
 	for (v = 0; v < V_NR; v++)
-		ns_key[v] = median(samples[v], NR_RUNS);
+		ns_key[v] = variant_fn(b, v) ? median(samples[v], NR_RUNS) : -1;
 }
 
 /* --- compile time and static counts --- */
@@ -832,6 +1049,8 @@ static void print_static(const struct bench_fmt *b)
 	}
 	printf("static,%s,%s,%u,%u,%u,%u\n", b->s->name, bkey_jit_arch_name,
 	       out[0].len, out[0].nr_insns, out[1].len, out[1].nr_insns);
+	printf("oldemit,%s,%u,%s\n", b->s->name, b->old_len,
+	       b->old ? "ok" : b->old_skip);
 	if (print_ebpf(b, out))
 		exit(1);
 }
@@ -857,6 +1076,19 @@ static void dump_code(const struct bench_fmt *b, const char *dir)
 		}
 		fwrite(buf + kind * BKEY_JIT_MAX_CODE + out[kind].entry, 1,
 		       out[kind].len - out[kind].entry, fp);
+		fclose(fp);
+	}
+	if (b->old) {
+		char path[512];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/%s.old.bin", dir, b->s->name);
+		fp = fopen(path, "w");
+		if (!fp) {
+			perror(path);
+			exit(1);
+		}
+		fwrite(b->old, 1, b->old_len, fp);
 		fclose(fp);
 	}
 }
@@ -1186,6 +1418,10 @@ static int callgrind_mode(const char *mode, const char *name, unsigned int k)
 		fprintf(stderr, "bench: no JIT code (fallback %u)\n", b.j->fallback);
 		return 1;
 	}
+	if (v == V_OLD && !b.old) {
+		fprintf(stderr, "bench: %s: no old emitter code: %s\n", name, b.old_skip);
+		return 1;
+	}
 	cur_j = b.j;
 	cur_f = &b.f;
 	bench_sink ^= run_passes(&b, variant_fn(&b, v), k, &dst);
@@ -1197,7 +1433,7 @@ static void print_usage(void)
 {
 	fprintf(stderr,
 		"usage: bench [--no-blind] [--cpu N] | --static-only | --list |\n"
-		"       --callgrind harness|jit|jitpos|generic|bch|bchcall FORMAT [K] |\n"
+		"       --callgrind harness|jit|jitpos|generic|bch|bchcall|old FORMAT [K] |\n"
 		"       --dump-code DIR | [--cpu N] --scale\n");
 	exit(2);
 }
@@ -1272,7 +1508,8 @@ int main(int argc, char **argv)
 		time_format(&b, ns);
 		printf("time,%s", b.s->name);
 		for (v = 0; v < V_NR; v++)
-			printf(",%s=%.3f", variant_names[v], ns[v]);
+			if (ns[v] >= 0)
+				printf(",%s=%.3f", variant_names[v], ns[v]);
 		printf("\n");
 		fflush(stdout);
 	}

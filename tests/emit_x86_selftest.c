@@ -168,6 +168,8 @@ static void interp(const struct bkey_plan *p, u8 *dst, const u8 *src)
 			break;
 		case BKEY_PLAN_ADD:
 			r[op->reg] += bkey_plan_op_value(op);
+			if (op->size == 4)
+				r[op->reg] = (u32)r[op->reg];
 			break;
 		case BKEY_PLAN_STORE:
 			memcpy(dst + op->off, &r[op->reg], op->size);
@@ -536,6 +538,62 @@ static void test_add(void)
 					 (unsigned long long)imm);
 				group_plan(&g, run_plan(&p, &plain_opts, name, NULL));
 			}
+	group_end(&g);
+}
+
+/* Multiplicative inverse of an odd @m modulo 2^64 (Newton's iteration). */
+static u64 inverse_mod64(u64 m)
+{
+	u64 x = m;
+	unsigned int i;
+
+	for (i = 0; i < 5; i++)
+		x *= 2 - m * x;
+	return x;
+}
+
+/*
+ * ADD with the width fact (r < 2^width): one or two bits above the field
+ * are set with bts; a bit under it, or three bits, take the add. Plain
+ * and multiplication-blinded, every register.
+ */
+static void test_add_bits(void)
+{
+	struct bkey_plan p;
+	struct group g;
+	unsigned int i, n;
+	char name[80];
+
+	group_start(&g, "ADD of high bits with the width fact");
+	for (i = 0; i < 800; i++) {
+		unsigned int reg = i % BKEY_PLAN_NR_REGS, w = 1 + rnd() % 63;
+		unsigned int nbits = 1 + (i / 4) % 3;
+		struct bkey_plan_op *op;
+		u64 v = 0;
+
+		for (n = 0; n < nbits; n++)
+			v |= 1ULL << (w + rnd() % (64 - w));
+		if (i % 16 == 5)
+			v |= 1ULL << (rnd() % w);	/* one under the field */
+		plan_init(&p, BKEY_PLAN_UNPACK_POS);
+		for (n = 0; n < BKEY_PLAN_NR_REGS; n++)
+			op_load(&p, n, 8, 4 * n);
+		op_extract(&p, reg, 8, rnd() % (65 - w), w, 1);
+		op_add(&p, reg, 8, v);
+		op = &p.ops[p.nr_ops - 1];
+		op->width = w;
+		if (i & 1) {
+			op->blind = BKEY_PLAN_BLIND_MUL;
+			op->key = (u32)rnd() | 1;
+			op->imm = v * inverse_mod64(bkey_plan_sext32(op->key));
+		}
+		op_store(&p, reg, 8, 4);
+		op_store(&p, (reg + 1) % BKEY_PLAN_NR_REGS, 4, 0);
+		op_ret(&p);
+		snprintf(name, sizeof(name), "add r%u %#llx, r < 2^%u%s", reg,
+			 (unsigned long long)v, w, i & 1 ? " blinded" : "");
+		group_plan(&g, run_plan(&p, &plain_opts, name, NULL));
+	}
 	group_end(&g);
 }
 
@@ -982,7 +1040,7 @@ static void test_encodings(void)
 		    "\x8b\x06"			/* mov eax, [rsi] */
 		    "\x25\xff\x80\xff\x00"	/* and eax, 0xff80ff */
 		    "\x04\x03"			/* add al, 3 */
-		    "\x0d\x00\x01\x00\x00"	/* or eax, 0x100 */
+		    "\x0f\xba\xe8\x08"	/* bts eax, 8 */
 		    "\x89\x07"			/* mov [rdi], eax */
 		    "\xc3\xcc", "header, padded kCFI, endbr");
 
@@ -1038,6 +1096,50 @@ static void test_encodings(void)
 		    "\x49\xbb\x00\x00\x00\x00\x00\x00\x00\x80"
 		    "\x4c\x01\xd9"
 		    "\xc3\xcc", "funnel, imm8 and, movabs add");
+
+	/* A 63-bit field across words (a dirent hash): btr, not shl + shr. */
+	plan_init(&p, BKEY_PLAN_UNPACK_POS);
+	op_load(&p, 0, 8, 8);		/* mov rax, [rsi+8] */
+	op_load(&p, 1, 8, 16);		/* mov rcx, [rsi+16] */
+	op_funnel(&p, 0, 1, 8, 52, 63);	/* shrd rax, rcx, 52; btr rax, 63 */
+	op_store(&p, 0, 8, 4);		/* mov [rdi+4], rax */
+	op_ret(&p);
+	EXPECT_CODE(&p, NULL,
+		    "\x48\x8b\x46\x08"
+		    "\x48\x8b\x4e\x10"
+		    "\x48\x0f\xac\xc8\x34"
+		    "\x48\x0f\xba\xf0\x3f"
+		    "\x48\x89\x47\x04"
+		    "\xc3\xcc", "funnel of a 63-bit field");
+
+	/* Zero constants: "and m, 0", the imm8 form. */
+	plan_init(&p, BKEY_PLAN_UNPACK);
+	op_store_imm(&p, 8, 8, 0);	/* and qword [rdi+8], 0 */
+	op_store_imm(&p, 4, 16, 0);	/* and dword [rdi+16], 0 */
+	op_store_imm(&p, 4, 20, 7);	/* mov dword [rdi+20], 7 */
+	op_ret(&p);
+	EXPECT_CODE(&p, NULL,
+		    "\x48\x83\x67\x08\x00"
+		    "\x83\x67\x10\x00"
+		    "\xc7\x47\x14\x07\x00\x00\x00"
+		    "\xc3\xcc", "zero constants");
+
+	/* Bits above the field: bts, no constant. */
+	plan_init(&p, BKEY_PLAN_UNPACK_POS);
+	op_load(&p, 0, 4, 12);		/* mov eax, [rsi+12] */
+	op_add(&p, 0, 8, 1ULL << 36);	/* bts rax, 36 */
+	p.ops[p.nr_ops - 1].width = 32;
+	op_add(&p, 0, 8, (1ULL << 63) | (1ULL << 40)); /* bts rax, 40; 63 */
+	p.ops[p.nr_ops - 1].width = 37;
+	op_store(&p, 0, 8, 4);		/* mov [rdi+4], rax */
+	op_ret(&p);
+	EXPECT_CODE(&p, NULL,
+		    "\x8b\x46\x0c"
+		    "\x48\x0f\xba\xe8\x24"
+		    "\x48\x0f\xba\xe8\x28"
+		    "\x48\x0f\xba\xe8\x3f"
+		    "\x48\x89\x47\x04"
+		    "\xc3\xcc", "add of bits above the field");
 
 	printf("%-4s %-40s\n", failed == before ? "ok" : "FAIL",
 	       "exact encodings");
@@ -1236,6 +1338,7 @@ int main(void)
 	test_extract(4);
 	test_funnel();
 	test_add();
+	test_add_bits();
 	test_blinded();
 	test_store();
 	test_header();

@@ -94,16 +94,22 @@ static void emit_store_imm32(struct bkey_jit_ctx *ctx, enum x86_reg base,
 	emit(ctx, insn);
 }
 
-/* Group 1 ALU op on dword/qword [base+off] with an imm32 (sign-extended). */
-static void emit_alu_mem_imm32(struct bkey_jit_ctx *ctx, u8 ext,
-			       enum x86_reg base, s32 off, u32 imm, bool is64)
+/*
+ * Group 1 ALU op on dword/qword [base+off] with an immediate
+ * (sign-extended): the imm8 form when it fits, else imm32.
+ */
+static void emit_alu_mem_imm(struct bkey_jit_ctx *ctx, u8 ext,
+			     enum x86_reg base, s32 off, s32 imm, bool is64)
 {
 	INSN_START();
 
 	x86_emit_rex(insn, is64, X86_RAX, base, false);
-	EMIT1(0x81);
+	EMIT1(x86_fits_s8(imm) ? 0x83 : 0x81);
 	x86_emit_modrm_mem(insn, ext, base, off);
-	EMIT_imm32(imm);
+	if (x86_fits_s8(imm))
+		EMIT_imm8(imm);
+	else
+		EMIT_imm32(imm);
 	emit(ctx, insn);
 }
 
@@ -175,6 +181,19 @@ static void emit_shift_imm(struct bkey_jit_ctx *ctx, u8 ext, enum x86_reg reg,
 		x86_emit_modrm_reg(insn, ext, reg);
 		EMIT_imm8(count);
 	}
+	emit(ctx, insn);
+}
+
+/* bts/btr r32/r64, imm8: set or clear one bit without an imm32 mask */
+static void emit_bit_imm(struct bkey_jit_ctx *ctx, u8 ext, enum x86_reg reg,
+			 unsigned int bit, bool is64)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, is64, X86_RAX, reg, false);
+	EMIT2(0x0f, 0xba);
+	x86_emit_modrm_reg(insn, ext, reg);
+	EMIT_imm8(bit);
 	emit(ctx, insn);
 }
 
@@ -279,8 +298,9 @@ static void emit_endbr64(struct bkey_jit_ctx *ctx)
 /*
  * r = r & (2^width - 1) for 1 <= width <= 63, assuming nothing about the
  * bits above: movzx for a byte or word, a 32-bit and (imm8 form up to
- * 0x7f), a 32-bit mov for width 32, and above that a shl/shr pair rather
- * than materializing a 64-bit mask.
+ * 0x7f), a 32-bit mov for width 32, btr for 63 (a 63-bit dirent hash
+ * straddling words), and otherwise a shl/shr pair rather than
+ * materializing a 64-bit mask.
  */
 static void emit_mask(struct bkey_jit_ctx *ctx, enum x86_reg reg,
 		      unsigned int width)
@@ -291,6 +311,8 @@ static void emit_mask(struct bkey_jit_ctx *ctx, enum x86_reg reg,
 		emit_alu_imm(ctx, X86_ALU_AND, reg, (1U << width) - 1, false);
 	} else if (width == 32) {
 		emit_mov_rr32(ctx, reg, reg);
+	} else if (width == 63) {
+		emit_bit_imm(ctx, X86_BT_BTR, reg, 63, true);
 	} else if (width < 64) {
 		emit_shift_imm(ctx, X86_SHIFT_SHL, reg, 64 - width, true);
 		emit_shift_imm(ctx, X86_SHIFT_SHR, reg, 64 - width, true);
@@ -300,8 +322,9 @@ static void emit_mask(struct bkey_jit_ctx *ctx, enum x86_reg reg,
 /*
  * HEADER: dst[0..3] = { src[0] + imm, (src[1] & 0x80) | 1, src[2], 0 }.
  * The add is done on the low byte only, so u64s wraps modulo 256 and never
- * carries into the format byte. "or r32, 0x100" rather than "or ah, 1"
- * avoids an ah merge uop on Intel when the dword is stored.
+ * carries into the format byte. "bts r32, 8" sets the format: a byte
+ * shorter than "or r32, 0x100", and unlike "or ah, 1" no ah merge uop on
+ * Intel when the dword is stored.
  */
 static void emit_header(struct bkey_jit_ctx *ctx, enum x86_reg tmp, u8 imm,
 			bool is64)
@@ -311,7 +334,8 @@ static void emit_header(struct bkey_jit_ctx *ctx, enum x86_reg tmp, u8 imm,
 		     (BKEY_JIT_HDR_WHITEOUT_MASK << 8) | 0xff, false);
 	if (imm)
 		emit_alu8_imm(ctx, X86_ALU_ADD, tmp, imm);
-	emit_alu_imm(ctx, X86_ALU_OR, tmp, KEY_FORMAT_CURRENT << 8, false);
+	BUILD_BUG_ON(KEY_FORMAT_CURRENT != 1);
+	emit_bit_imm(ctx, X86_BT_BTS, tmp, 8, false);
 	/* size 8: the 32-bit ops zeroed the upper half, bytes 4..7 are 0 */
 	emit_store(ctx, DST_REG, 0, tmp, is64);
 }
@@ -386,6 +410,34 @@ static void emit_blinded_mul(struct bkey_jit_ctx *ctx,
 	emit_imul_imm32(ctx, X86_TMP, op->key);
 }
 
+/*
+ * A 64-bit offset with one or two set bits, all above the field the
+ * register holds (ADD's width fact: r < 2^width), as in an LRU key's
+ * lru id << 48 or a freespace key's generation bits << 56: adding cannot
+ * carry, so "bts r, k" per bit replaces the constant (movabs + add, or
+ * movabs + imul + add when blinded). The value reaches the code only as
+ * bit numbers 0..63, like shift counts. Returns false to add instead.
+ */
+static bool emit_add_bits(struct bkey_jit_ctx *ctx,
+			  const struct bkey_plan_op *op)
+{
+	u64 v = bkey_plan_op_value(op);
+	unsigned int k, n = 0;
+
+	if (op->size != 8 || !op->width || op->width >= 64 ||
+	    (v & (~0ULL >> (64 - op->width))) ||
+	    (op->blind == BKEY_PLAN_BLIND_NONE && x86_fits_s32((s64)v)))
+		return false;
+	for (k = op->width; k < 64; k++)
+		n += (v >> k) & 1;
+	if (!n || n > 2)
+		return false;
+	for (k = op->width; k < 64; k++)
+		if ((v >> k) & 1)
+			emit_bit_imm(ctx, X86_BT_BTS, vreg_map[op->reg], k, true);
+	return true;
+}
+
 /* ADD modulo 2^(8 * size), as the shortest add/sub of an immediate. */
 static void emit_add(struct bkey_jit_ctx *ctx, const struct bkey_plan_op *op)
 {
@@ -395,6 +447,8 @@ static void emit_add(struct bkey_jit_ctx *ctx, const struct bkey_plan_op *op)
 	/* Negated without signed overflow: S64_MIN stays S64_MIN. */
 	s64 neg = (s64)(0 - (u64)imm);
 
+	if (emit_add_bits(ctx, op))
+		return;
 	if (op->blind == BKEY_PLAN_BLIND_MUL) {
 		emit_blinded_mul(ctx, op);
 		emit_add_rr64(ctx, reg, X86_TMP);
@@ -418,7 +472,9 @@ static void emit_add(struct bkey_jit_ctx *ctx, const struct bkey_plan_op *op)
 }
 
 /*
- * STORE_IMM: mov m, imm32 when the value allows, else via r11. Blinded:
+ * STORE_IMM: mov m, imm32 when the value allows, else via r11; a zero
+ * (version, size, inode 0: most formats have two or three) is "and m, 0",
+ * 3 bytes shorter than "mov m, 0" with the same one instruction. Blinded:
  * XOR keys are undone in memory ("mov m, imm; xor m, key", one extra
  * instruction and no register), multiplied constants through r11.
  */
@@ -429,8 +485,8 @@ static void emit_store_imm(struct bkey_jit_ctx *ctx,
 
 	if (op->blind == BKEY_PLAN_BLIND_XOR) {
 		emit_store_imm32(ctx, DST_REG, op->off, (u32)op->imm, is64);
-		emit_alu_mem_imm32(ctx, X86_ALU_XOR, DST_REG, op->off, op->key,
-				   is64);
+		emit_alu_mem_imm(ctx, X86_ALU_XOR, DST_REG, op->off, op->key,
+				 is64);
 		return;
 	}
 	if (op->blind == BKEY_PLAN_BLIND_MUL) {
@@ -438,9 +494,12 @@ static void emit_store_imm(struct bkey_jit_ctx *ctx,
 		emit_store(ctx, DST_REG, op->off, X86_TMP, true);
 		return;
 	}
+	if (!(op->size == 4 ? (u32)op->imm : op->imm)) {
+		emit_alu_mem_imm(ctx, X86_ALU_AND, DST_REG, op->off, 0, is64);
+		return;
+	}
 	if (op->size == 4 || x86_fits_s32((s64)op->imm)) {
-		emit_store_imm32(ctx, DST_REG, op->off, (u32)op->imm,
-				 op->size == 8);
+		emit_store_imm32(ctx, DST_REG, op->off, (u32)op->imm, is64);
 		return;
 	}
 	emit_mov_imm64(ctx, X86_TMP, op->imm);

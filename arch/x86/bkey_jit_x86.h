@@ -48,6 +48,10 @@ struct x86_insn {
 #define X86_ALU_SUB	5
 #define X86_ALU_XOR	6
 
+/* Opcode extensions of the group 8 bit test (0F BA) opcodes. */
+#define X86_BT_BTS	5
+#define X86_BT_BTR	6
+
 /* Opcode extensions of the group 2 shift (C1/D1) opcodes. */
 #define X86_SHIFT_SHL	4
 #define X86_SHIFT_SHR	5
