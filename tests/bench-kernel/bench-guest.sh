@@ -6,7 +6,7 @@
 #   bench-guest.sh NDIRS NFILES PROFILE INKERNEL_BENCH
 #   bench-guest.sh create NDIRS NFILES   (the create phase's own process)
 #
-#   NDIRS x NFILES  small files to create (200 x 100 = 20 000 by default)
+#   NDIRS x NFILES  small files to create (make bench-kernel: 200 x 50)
 #   PROFILE=1       the kernel was booted with profile=N: /proc/profile is
 #                   reset before and saved (gzip) after every phase, and all
 #                   of them are written as a tar to /dev/vdb at the end
