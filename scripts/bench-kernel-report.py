@@ -46,6 +46,9 @@ CATEGORIES = [
     ("bkey-jit compile/cache", re.compile(r"^bkey_jit_|^vmalloc_exec|bkey_format_validate")),
 ]
 OUTSIDE = "[outside kernel text: JIT code]"
+IDLE = re.compile(r"^(mwait_idle|default_idle|default_idle_call|cpu_idle_poll|"
+                  r"arch_cpu_idle|poll_idle|native_safe_halt|pv_native_safe_halt|"
+                  r"amd_e400_idle|acpi_idle_.*|acpi_safe_halt|intel_idle.*)$")
 
 
 def mi(ns):
@@ -185,6 +188,18 @@ def decode(head, counts, nslots, sysmap):
     return funcs
 
 
+def split_idle(funcs):
+    """(busy functions, idle samples): the idle loop's samples follow the
+    host's real time (the vCPU halted), not instructions."""
+    busy, idle = {}, 0
+    for fn, n in funcs.items():
+        if IDLE.match(fn):
+            idle += n
+        else:
+            busy[fn] = n
+    return busy, idle
+
+
 def merge(dst, src):
     for k, v in src.items():
         dst[k] = dst.get(k, 0) + v
@@ -208,6 +223,7 @@ def profile(out, maps, configs, phases):
     if not os.path.isdir(base):
         return lines
     per_phase = {}
+    shift = 0
     for c in configs:
         sysmap = maps.get("stock" if c == "stock" else "bench")
         cdir = os.path.join(base, c)
@@ -217,30 +233,40 @@ def profile(out, maps, configs, phases):
         acc = {}
         for run in sorted(os.listdir(cdir)):
             for p in phases:
-                f = os.path.join(cdir, run, p + ".gz")
-                if not os.path.exists(f):
+                f = os.path.join(cdir, run, p)
+                if not os.path.exists(f + ".after.gz"):
                     continue
-                head, counts, n = read_prof(f)
+                head, after, n = read_prof(f + ".after.gz")
+                _, before, _ = read_prof(f + ".before.gz")
                 h, a, _ = acc.setdefault(p, (head, {}, n))
-                for i, v in counts.items():
-                    a[i] = a.get(i, 0) + v
-        per_phase[c] = {p: decode(h, a, n, sysmap) for p, (h, a, n) in acc.items()}
+                for i, v in after.items():
+                    d = v - before.get(i, 0)
+                    if d > 0:
+                        a[i] = a.get(i, 0) + d
+        if acc:
+            step = struct.unpack("<I", next(iter(acc.values()))[0])[0]
+            shift = step.bit_length() - 1
+        per_phase[c] = {p: split_idle(decode(h, a, n, sysmap)) for p, (h, a, n) in acc.items()}
 
-    lines.append("Kernel profile (profile=1: one sample per timer tick, 250 Hz = every 4M guest")
-    lines.append("instructions under icount, kernel mode only; all runs and phases summed).")
+    lines.append("Kernel profile (profile=%d: one sample per timer tick, 250 Hz = every 4M guest" % shift)
+    lines.append("instructions under icount, kernel mode only; all runs and phases summed;")
+    lines.append("each phase's profile is /proc/profile after it minus before it).")
     lines.append("'%s' is the last profile slot, every PC outside" % OUTSIDE)
     lines.append("_stext.._etext: the JIT code and the BPF programs.")
     for c in configs:
         if c not in per_phase:
             continue
-        tot = {}
+        tot, idle = {}, 0
         for p in phases:
-            merge(tot, per_phase[c].get(p, {}))
+            fs, i = per_phase[c].get(p, ({}, 0))
+            merge(tot, fs)
+            idle += i
         n = sum(tot.values())
         if not n:
             continue
         lines.append("")
-        lines.append("== %s: %d kernel samples, top 25 ==" % (CONFIG_TITLE[c], n))
+        lines.append("== %s: %d kernel samples (%d more in the idle loop, left out), top 25 =="
+                     % (CONFIG_TITLE[c], n, idle))
         for fn, v in sorted(tot.items(), key=lambda x: -x[1])[:25]:
             lines.append("  %6d  %5.1f%%  %s" % (v, v * 100.0 / n, fn))
         cats, members = categorize(tot)
@@ -256,7 +282,7 @@ def profile(out, maps, configs, phases):
         lines.append("")
         lines.append("== %s: top 6 per phase (samples, %% of the phase's kernel samples) ==" % CONFIG_TITLE[c])
         for p in phases:
-            fs = per_phase[c].get(p, {})
+            fs = per_phase[c].get(p, ({}, 0))[0]
             n = sum(fs.values())
             if not n:
                 continue
@@ -291,9 +317,13 @@ def main():
         f.write("\n".join(rep) + "\n")
     print("\n".join(rep))
 
-    if not a.no_plot:
+    if a.no_plot:
+        pass
+    elif "stock" in configs and len(configs) > 1:
         png = write_plot(a.out, dat, configs)
         print("\nplot: %s" % (png or "FAILED"))
+    else:
+        print("\nplot: skipped (needs stock and another config)")
 
     for name, title in (("inkernel.txt", "In-kernel debugfs bkey_jit/bench under icount (ns = guest instructions per key, incl. the loop)"),):
         p = os.path.join(a.out, name)

@@ -8,8 +8,8 @@
 #
 #   NDIRS x NFILES  small files to create (make bench-kernel: 200 x 50)
 #   PROFILE=1       the kernel was booted with profile=N: /proc/profile is
-#                   reset before and saved (gzip) after every phase, and all
-#                   of them are written as a tar to /dev/vdb at the end
+#                   saved (gzip) before and after every phase, and all of
+#                   them are written as a tar to /dev/vdb at the end
 #   INKERNEL_BENCH=1  at the end, debugfs bkey_jit/bench (per-key cost of
 #                   each backend, in guest instructions under icount)
 #
@@ -48,11 +48,15 @@ rc=0
 phase() {
 	name=$1
 	shift
-	[ "$PROFILE" = 1 ] && echo 0 >/proc/profile
+	# The phase's profile is after - before (the host subtracts): no
+	# reset, whose memset of the whole buffer would itself be sampled.
+	# Compressed: the buffers are mostly zeros. Reading one costs about
+	# as many instructions as it has bytes (copy_to_user is rep movsb,
+	# one instruction per byte under icount), and the ticks that fall in
+	# that copy are counted too: hence a coarse profile= shift.
+	[ "$PROFILE" = 1 ] && gzip -1 -c /proc/profile >"/tmp/prof/$name.before.gz"
 	bench-phase "$name" "$@" || { echo "BENCH-FAIL $name"; rc=1; }
-	# compressed: the buffers are mostly zeros and would otherwise pin
-	# tens of MiB of tmpfs each while the later phases run
-	[ "$PROFILE" = 1 ] && gzip -1 -c /proc/profile >"/tmp/prof/$name.gz"
+	[ "$PROFILE" = 1 ] && gzip -1 -c /proc/profile >"/tmp/prof/$name.after.gz"
 }
 
 echo "BENCH-NOTE kernel $(uname -r) cmdline: $(cat /proc/cmdline)"
