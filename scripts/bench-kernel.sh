@@ -24,8 +24,7 @@
 # env: BENCH_KERNEL_CONFIGS  configs to run (default "stock off on ebpf")
 #      BENCH_KERNEL_RUNS     runs per config (default 2)
 #      BENCH_KERNEL_NDIRS    directories (default 200)
-#      BENCH_KERNEL_NFILES   files per directory (default 50: 10 000 files;
-#                            100 gives the 20 000 of issue 9, twice as long)
+#      BENCH_KERNEL_NFILES   files per directory (default 100: 20 000 files)
 #      BENCH_KERNEL_PROFILE  0 to boot without profile= (default 1)
 #      BENCH_KERNEL_PROFILE_SHIFT  profile=N: one counter per 2^N bytes of
 #                            kernel text (default 4: a 3 MB buffer, whose
@@ -45,7 +44,7 @@ out=$repo/build/bench-kernel
 configs=${BENCH_KERNEL_CONFIGS:-stock off on ebpf}
 runs=${BENCH_KERNEL_RUNS:-2}
 ndirs=${BENCH_KERNEL_NDIRS:-200}
-nfiles=${BENCH_KERNEL_NFILES:-50}
+nfiles=${BENCH_KERNEL_NFILES:-100}
 profile=${BENCH_KERNEL_PROFILE:-1}
 pshift=${BENCH_KERNEL_PROFILE_SHIFT:-4}
 smoke=${BENCH_KERNEL_SMOKE:-0}

@@ -6,7 +6,7 @@
 #   bench-guest.sh NDIRS NFILES PROFILE INKERNEL_BENCH
 #   bench-guest.sh create NDIRS NFILES   (the create phase's own process)
 #
-#   NDIRS x NFILES  small files to create (make bench-kernel: 200 x 50)
+#   NDIRS x NFILES  small files to create (make bench-kernel: 200 x 100)
 #   PROFILE=1       the kernel was booted with profile=N: /proc/profile is
 #                   saved (gzip) before and after every phase, and all of
 #                   them are written as a tar to /dev/vdb at the end
@@ -54,9 +54,18 @@ phase() {
 	# as many instructions as it has bytes (copy_to_user is rep movsb,
 	# one instruction per byte under icount), and the ticks that fall in
 	# that copy are counted too: hence a coarse profile= shift.
-	[ "$PROFILE" = 1 ] && gzip -1 -c /proc/profile >"/tmp/prof/$name.before.gz"
+	# /proc/stat too: 6.12's profile drops ticks whose PC is outside the
+	# kernel's text (JIT code, BPF programs); the host estimates them as
+	# kernel-mode ticks minus profile samples.
+	if [ "$PROFILE" = 1 ]; then
+		gzip -1 -c /proc/profile >"/tmp/prof/$name.before.gz"
+		head -n 1 /proc/stat >"/tmp/prof/$name.stat.before"
+	fi
 	bench-phase "$name" "$@" || { echo "BENCH-FAIL $name"; rc=1; }
-	[ "$PROFILE" = 1 ] && gzip -1 -c /proc/profile >"/tmp/prof/$name.after.gz"
+	if [ "$PROFILE" = 1 ]; then
+		head -n 1 /proc/stat >"/tmp/prof/$name.stat.after"
+		gzip -1 -c /proc/profile >"/tmp/prof/$name.after.gz"
+	fi
 }
 
 echo "BENCH-NOTE kernel $(uname -r) cmdline: $(cat /proc/cmdline)"
@@ -102,7 +111,10 @@ phase mount-cold mount -t bcachefs /dev/vda /mnt
 phase ls-lR ls -lR /mnt
 phase find find /mnt
 phase read-all sh -c 'find /mnt -type f | xargs cat'
-phase rm-half xargs rm </tmp/rmlist
+# through a pipe: with the list as xargs's stdin, each rm (a busybox
+# applet run in a forked child) rewinds the shared file offset over what
+# xargs had buffered when it exits, and xargs reads part of the list twice
+phase rm-half sh -c 'cat /tmp/rmlist | xargs rm'
 phase sync-rm sync
 phase umount-rm umount /mnt
 echo 3 >/proc/sys/vm/drop_caches
