@@ -266,8 +266,10 @@ def profile(out, maps, configs, phases):
     lines.append("each phase's profile is /proc/profile after it minus before it).")
     lines.append("6.12's profile drops ticks whose PC is outside the kernel text (_stext.._etext),")
     lines.append("i.e. in the JIT code and the BPF programs; '%s'" % OUTSIDE)
-    lines.append("is kernel-mode ticks from /proc/stat (10 ms resolution per phase, so +-1-2% of")
-    lines.append("the total) minus the samples the profile kept; on stock it shows the error.")
+    lines.append("would be kernel-mode ticks from /proc/stat minus the samples the profile kept,")
+    lines.append("but /proc/stat has 10 ms resolution per phase and its window misses part of the")
+    lines.append("profile reads around each phase (~1 tick each): stock, with no JIT code, shows")
+    lines.append("the error, which is larger than the JIT code's own ticks; it is added only if > 0.")
     for c in configs:
         if c not in per_phase:
             continue
