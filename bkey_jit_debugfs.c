@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * /sys/kernel/debug/bkey_jit/: stats, the cached formats and their code,
- * the mode and an in-kernel benchmark of JIT code against the generic C unpack.
+ * the mode and an in-kernel benchmark of the native and eBPF backends' code
+ * against the generic C unpack.
  */
 #include <linux/debugfs.h>
 #include <linux/init.h>
@@ -270,8 +271,29 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Median ns per key of one pass over all keys, JIT (fn) or generic. */
-static u64 bench_run(const struct bkey_jit *j, const u64 *keys, bool jit)
+/*
+ * What one column of the benchmark runs: bkey_jit_unpack() as bcachefs
+ * calls it, on an unpacker compiled by one backend (native, eBPF) or left
+ * without code (fallback: the slow path, as a capped or refused format
+ * runs it), or bkey_jit_unpack_generic() alone.
+ */
+enum bench_col {
+	BENCH_NATIVE,
+	BENCH_EBPF,
+	BENCH_FALLBACK,
+	BENCH_GENERIC,
+	BENCH_NR_COLS,
+};
+
+static const enum bkey_jit_backend_choice bench_col_backend[] = {
+	[BENCH_NATIVE]		= BKEY_JIT_BACKEND_NATIVE,
+	[BENCH_EBPF]		= BKEY_JIT_BACKEND_EBPF,
+	[BENCH_FALLBACK]	= BKEY_JIT_BACKEND_GENERIC,
+};
+
+/* Median ns per key of one pass over all keys. */
+static u64 bench_run(const struct bkey_jit *j, const u64 *keys,
+		     enum bench_col col)
 {
 	u64 t[BENCH_RUNS], sink = 0;
 	struct bkey out;
@@ -284,10 +306,10 @@ static u64 bench_run(const struct bkey_jit *j, const u64 *keys, bool jit)
 			const struct bkey_packed *k =
 				(const void *)&keys[i * j->format.key_u64s];
 
-			if (jit)
-				j->unpack(&out, k);
-			else
+			if (col == BENCH_GENERIC)
 				bkey_jit_unpack_generic(j, &out, k);
+			else
+				bkey_jit_unpack(j, &out, k);
 			sink += out.p.offset;
 		}
 		t[r] = ktime_get_ns() - start;
@@ -298,31 +320,111 @@ static u64 bench_run(const struct bkey_jit *j, const u64 *keys, bool jit)
 	return t[BENCH_RUNS / 2] * 1000 / BENCH_KEYS;	/* picoseconds */
 }
 
+struct bench_lookup {
+	const struct bkey_jit	*j;
+	const char		*backend;	/* a string literal */
+};
+
+static void bench_lookup_fn(const struct bkey_jit *j,
+			    const struct bkey_jit_info *info, void *arg)
+{
+	struct bench_lookup *l = arg;
+
+	if (j == l->j)
+		l->backend = info->backend;
+}
+
+/*
+ * The unpacker for @f compiled by @col's backend, or NULL when that
+ * backend is not available here (no emitter, no BPF JIT) or the format is
+ * cached already with another backend's code (in use by a mounted fs).
+ * The backend choice is switched for the compile and restored: formats
+ * another user compiles meanwhile get it too, so bench an idle system.
+ */
+static struct bkey_jit *bench_get(const struct bkey_format *f,
+				  enum bench_col col)
+{
+	enum bkey_jit_backend_choice saved = bkey_jit_get_backend();
+	struct bench_lookup l = { };
+	struct bkey_jit *j;
+	bool want;
+
+	bkey_jit_set_backend(bench_col_backend[col]);
+	j = bkey_jit_get(f);
+	bkey_jit_wait_compiled();
+	bkey_jit_set_backend(saved);
+	if (IS_ERR(j))
+		return NULL;
+
+	l.j = j;
+	bkey_jit_for_each(bench_lookup_fn, &l);
+	switch (col) {
+	case BENCH_EBPF:
+		want = l.backend && !strcmp(l.backend, "ebpf");
+		break;
+	case BENCH_FALLBACK:
+		want = !READ_ONCE(j->unpack) && l.backend &&
+		       !strcmp(l.backend, "generic");
+		break;
+	default:
+		want = READ_ONCE(j->unpack);
+		break;
+	}
+	if (want)
+		return j;
+	bkey_jit_put(j);
+	return NULL;
+}
+
+static void bench_print_ps(struct seq_file *m, u64 ps)
+{
+	if (ps)
+		seq_printf(m, " %8llu.%02llu", ps / 1000, ps % 1000 / 10);
+	else
+		seq_printf(m, " %11s", "-");
+}
+
+/* @a / @b with one decimal, or "-" */
+static void bench_print_ratio(struct seq_file *m, u64 a, u64 b)
+{
+	if (a && b)
+		seq_printf(m, " %7llu.%llu", a / b, a * 10 / b % 10);
+	else
+		seq_printf(m, " %9s", "-");
+}
+
 static void bench_one(struct seq_file *m, const struct bench_format *bf,
 		      u64 *keys)
 {
+	u64 ps[BENCH_NR_COLS] = { };
 	struct bkey_format f = bf->f;
 	struct bkey_jit *j;
-	u64 jit_ps = 0, gen_ps;
+	unsigned int col;
 
 	bench_finish_format(&f);
-	j = bkey_jit_get(&f);
-	bkey_jit_wait_compiled();
-	if (IS_ERR(j)) {
+	if (bkey_format_validate(&f, NULL, 0)) {
 		seq_printf(m, "%-14s invalid format\n", bf->name);
 		return;
 	}
 	bench_fill_keys(&f, keys);
-	gen_ps = bench_run(j, keys, false);
-	if (j->unpack)
-		jit_ps = bench_run(j, keys, true);
-	seq_printf(m, "%-14s %8llu.%02llu %8llu.%02llu %9llu %9llu %7llu.%llu\n",
-		   bf->name, jit_ps / 1000, jit_ps % 1000 / 10,
-		   gen_ps / 1000, gen_ps % 1000 / 10,
-		   jit_ps ? 1000000 / jit_ps : 0, 1000000 / max(gen_ps, 1ULL),
-		   jit_ps ? gen_ps / jit_ps : 0,
-		   jit_ps ? gen_ps * 10 / jit_ps % 10 : 0);
-	bkey_jit_put(j);
+	for (col = 0; col < BENCH_GENERIC; col++) {
+		/* each column its own unpacker: the last put drops the code */
+		j = bench_get(&f, col);
+		if (!j)
+			continue;
+		ps[col] = bench_run(j, keys, col);
+		if (col == BENCH_FALLBACK)
+			ps[BENCH_GENERIC] = bench_run(j, keys, BENCH_GENERIC);
+		bkey_jit_put(j);
+	}
+
+	seq_printf(m, "%-14s", bf->name);
+	for (col = 0; col < BENCH_NR_COLS; col++)
+		bench_print_ps(m, ps[col]);
+	bench_print_ratio(m, ps[BENCH_GENERIC], ps[BENCH_NATIVE]);
+	bench_print_ratio(m, ps[BENCH_GENERIC], ps[BENCH_EBPF]);
+	bench_print_ratio(m, ps[BENCH_EBPF], ps[BENCH_NATIVE]);
+	seq_putc(m, '\n');
 }
 
 static int bkey_jit_bench_show(struct seq_file *m, void *v)
@@ -332,9 +434,15 @@ static int bkey_jit_bench_show(struct seq_file *m, void *v)
 
 	if (!keys)
 		return -ENOMEM;
-	seq_puts(m, "# ns/key and Mkeys/s over 4096 keys, median of 7 runs\n");
-	seq_printf(m, "%-14s %11s %11s %9s %9s %9s\n", "format", "jit_ns",
-		   "generic_ns", "jit_Mk/s", "gen_Mk/s", "speedup");
+	seq_puts(m, "# ns/key over 4096 keys, median of 7 runs (qemu -icount shift=0: ns = instructions)\n");
+	seq_puts(m, "# native, ebpf: bkey_jit_unpack() with that backend's code; fallback: bkey_jit_unpack()\n");
+	seq_puts(m, "# without code (slow path); generic: bkey_jit_unpack_generic() alone; - = unavailable\n");
+	if (bkey_jit_get_mode() != BKEY_JIT_MODE_ON)
+		seq_printf(m, "# mode is %s, not on: every column runs the generic C\n",
+			   bkey_jit_mode_names[bkey_jit_get_mode()]);
+	seq_printf(m, "%-14s %11s %11s %11s %11s %9s %9s %9s\n", "format",
+		   "native_ns", "ebpf_ns", "fallback_ns", "generic_ns",
+		   "gen/nat", "gen/ebpf", "ebpf/nat");
 	mutex_lock(&bench_lock);
 	if (bench_user_set)
 		bench_one(m, &bench_user_format, keys);

@@ -5,7 +5,8 @@
 # usage: kernel-tree.sh ARCH [VARIANT]     ARCH = x86_64 | arm64 | riscv64
 # prints the tree path: $CACHE/trees/ARCH (VARIANT other than "default"
 # gets its own tree, $CACHE/trees/ARCH-VARIANT, so configs never fight;
-# VARIANT=clang's objects are clang's, which gcc trees must never reuse).
+# VARIANT=clang's objects are clang's, which gcc trees must never reuse;
+# VARIANT=stock applies no patch at all).
 #
 # Incremental by design: the tree is copied from the pristine source once;
 # patches (patches/kernel/*.patch, then patches/bcachefs/*.patch) are applied
@@ -50,6 +51,9 @@ fi
 shopt -s nullglob
 patches=("$repo"/patches/kernel/*.patch "$repo"/patches/bcachefs/*.patch)
 shopt -u nullglob
+# VARIANT=stock: pristine 6.12 with the bench config, the baseline of
+# make bench-kernel; no patch, so bcachefs is exactly as 6.12 ships it.
+[ "$variant" != stock ] || patches=()
 want=$(cat /dev/null "${patches[@]}" | sha256sum | cut -d' ' -f1)
 have=$(cat "$meta/patches.sha256" 2>/dev/null || true)
 if [ "$want" != "$have" ]; then

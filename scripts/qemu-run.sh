@@ -3,7 +3,7 @@
 #
 # usage: qemu-run.sh ARCH KERNEL INITRAMFS [--disk IMG]... [--append "..."]
 #                    [--timeout SEC] [--log FILE] [--smp N] [--mem SIZE]
-#                    [--interactive]
+#                    [--icount SHIFT] [--interactive]
 #   ARCH           x86_64 | arm64 | riscv64 (OpenSBI firmware, qemu's default)
 #   --disk IMG     virtio-blk disk (raw, or qcow2 by extension); the first
 #                  is /dev/vda in the guest, the next /dev/vdb, ...
@@ -11,6 +11,9 @@
 #   --timeout      kill qemu after SEC seconds (default 600); exit 124
 #   --log FILE     console output also written to FILE (always on stdout)
 #   --mem SIZE     guest memory, qemu -m syntax (default 1G)
+#   --icount SHIFT TCG's instruction counting, -icount shift=SHIFT: the guest
+#                  clock advances 2^SHIFT ns per guest instruction while the
+#                  vCPU runs (shift=0: guest ns = instructions; make bench-kernel)
 #   --interactive  keep stdin attached (a shell in the guest); Ctrl-a x quits
 # env:   QEMU_EXTRA="..."  extra qemu arguments, e.g. "-icount shift=0" (the
 #          guest clock then counts guest instructions: 1 ns each)
@@ -18,11 +21,11 @@
 # The command line has panic=-1 so a panic ends qemu at once (-no-reboot).
 set -euo pipefail
 
-usage() { sed -n '3,15p' "$0" >&2; exit 2; }
+usage() { sed -n '3,18p' "$0" >&2; exit 2; }
 [ $# -ge 3 ] || usage
 arch=$1 kernel=$2 initrd=$3
 shift 3
-disks=() append='' timeout=600 log='' smp=1 mem=1G interactive=''
+disks=() append='' timeout=600 log='' smp=1 mem=1G interactive='' icount=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--disk) disks+=("$2"); shift 2 ;;
@@ -31,6 +34,7 @@ while [ $# -gt 0 ]; do
 	--log) log=$2; shift 2 ;;
 	--smp) smp=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
+	--icount) icount=$2; shift 2 ;;
 	--interactive) interactive=1; shift ;;
 	*) usage ;;
 	esac
@@ -56,6 +60,7 @@ esac
 qemu+=(-m "$mem" -smp "$smp" -nographic -no-reboot -accel tcg
 	-kernel "$kernel" -initrd "$initrd"
 	-append "console=$console panic=-1 oops=panic $append")
+[ -z "$icount" ] || qemu+=(-icount "shift=$icount")
 # shellcheck disable=SC2206 # word splitting wanted
 qemu+=(${QEMU_EXTRA:-})
 for d in "${disks[@]}"; do
