@@ -118,11 +118,43 @@ static struct bkey_jit *get_compiled(const struct bkey_format *f)
 	return j;
 }
 
+/* Is the kernel's BPF JIT on (sysctl net.core.bpf_jit_enable)? */
+static int bpf_jit_on(void)
+{
+#ifdef CONFIG_BPF_JIT
+	return READ_ONCE(bpf_jit_enable);
+#else
+	return 0;
+#endif
+}
+
+struct backend_probe {
+	const struct bkey_jit	*j;
+	const char		*backend;
+};
+
+static void backend_of(const struct bkey_jit *j,
+		       const struct bkey_jit_info *info, void *arg)
+{
+	struct backend_probe *p = arg;
+
+	if (j == p->j)
+		p->backend = info->backend;
+}
+
+static const char *unpacker_backend(const struct bkey_jit *j)
+{
+	struct backend_probe p = { .j = j };
+
+	bkey_jit_for_each(backend_of, &p);
+	return p.backend ?: "";
+}
+
 /* >= 1e4 random formats, random and boundary keys, both variants. */
 static void bkey_jit_test_differential(struct kunit *test)
 {
 	struct bkey_packed k __aligned(8);
-	unsigned int n, i, with_code = 0;
+	unsigned int n, i, with_code = 0, ebpf = 0;
 
 	for (n = 0; n < 10000; n++) {
 		struct bkey_format f;
@@ -132,6 +164,8 @@ static void bkey_jit_test_differential(struct kunit *test)
 		j = get_compiled(&f);
 		KUNIT_ASSERT_FALSE(test, IS_ERR(j));
 		with_code += !!j->unpack;
+		/* where there is no native backend, auto picks the eBPF one */
+		ebpf += !strcmp(unpacker_backend(j), "ebpf");
 
 		for (i = 0; i < 16; i++) {
 			struct bkey a, b, c;
@@ -161,7 +195,10 @@ static void bkey_jit_test_differential(struct kunit *test)
 	}
 	if (bkey_jit_arch_name)
 		KUNIT_EXPECT_EQ(test, with_code, 10000U);
-	kunit_info(test, "10000 formats, %u with code, 160000 keys\n", with_code);
+	else if (bpf_jit_on())
+		KUNIT_EXPECT_EQ(test, ebpf, 10000U);
+	kunit_info(test, "10000 formats, %u with native code, %u through the BPF JIT, 160000 keys\n",
+		   with_code, ebpf);
 }
 
 #ifdef CONFIG_X86_64
@@ -585,41 +622,9 @@ static void bkey_jit_test_free_after_grace_period(struct kunit *test)
 	bkey_jit_flush();
 }
 
-/* Is the kernel's BPF JIT on (sysctl net.core.bpf_jit_enable)? */
-static int bpf_jit_on(void)
-{
-#ifdef CONFIG_BPF_JIT
-	return READ_ONCE(bpf_jit_enable);
-#else
-	return 0;
-#endif
-}
-
 static void restore_backend(void *b)
 {
 	bkey_jit_set_backend((enum bkey_jit_backend_choice)(uintptr_t)b);
-}
-
-struct backend_probe {
-	const struct bkey_jit	*j;
-	const char		*backend;
-};
-
-static void backend_of(const struct bkey_jit *j,
-		       const struct bkey_jit_info *info, void *arg)
-{
-	struct backend_probe *p = arg;
-
-	if (j == p->j)
-		p->backend = info->backend;
-}
-
-static const char *unpacker_backend(const struct bkey_jit *j)
-{
-	struct backend_probe p = { .j = j };
-
-	bkey_jit_for_each(backend_of, &p);
-	return p.backend ?: "";
 }
 
 /*
