@@ -17,11 +17,6 @@
 
 #include "bkey_jit_bpf.h"
 
-struct bkey_jit_bpf {
-	struct bpf_prog	*prog[2];	/* full key, position only */
-	unsigned int	insns[2];
-};
-
 /*
  * Which loads the target's JIT turns into fast instructions. riscv64
  * traps on misaligned accesses (and emulates them slowly); x86-64 and
@@ -118,39 +113,6 @@ void bkey_jit_bpf_free(struct bkey_jit_bpf *b)
 	bkey_jit_bpf_release(b->prog[0]);
 	bkey_jit_bpf_release(b->prog[1]);
 	kfree(b);
-}
-
-/* Through bpf_func with its own type, so kCFI and FineIBT check it. */
-static __always_inline void bkey_jit_bpf_call(const struct bpf_prog *prog,
-					      void *dst, const void *src)
-{
-	struct bkey_jit_bpf_ctx ctx = { .dst = dst, .src = src };
-
-	prog->bpf_func(&ctx, prog->insnsi);
-}
-
-/**
- * bkey_jit_bpf_unpack - unpack a key with the full-key program
- * @b:		the programs
- * @dst:	the unpacked key
- * @src:	the packed key
- */
-void bkey_jit_bpf_unpack(const struct bkey_jit_bpf *b, struct bkey *dst,
-			 const struct bkey_packed *src)
-{
-	bkey_jit_bpf_call(b->prog[0], dst, src);
-}
-
-/**
- * bkey_jit_bpf_unpack_pos - unpack a key's position
- * @b:		the programs
- * @dst:	the position
- * @src:	the packed key
- */
-void bkey_jit_bpf_unpack_pos(const struct bkey_jit_bpf *b, struct bpos *dst,
-			     const struct bkey_packed *src)
-{
-	bkey_jit_bpf_call(b->prog[1], dst, src);
 }
 
 /**

@@ -49,12 +49,49 @@ struct bkey_jit_bpf;
 #if IS_ENABLED(CONFIG_BPF_JIT) || !defined(__KERNEL__)
 struct bkey_jit_bpf *bkey_jit_bpf_compile(const struct bkey_plan plan[2]);
 void bkey_jit_bpf_free(struct bkey_jit_bpf *b);
+unsigned int bkey_jit_bpf_insns(const struct bkey_jit_bpf *b, bool pos);
+unsigned int bkey_jit_bpf_code_len(const struct bkey_jit_bpf *b);
+#ifdef __KERNEL__
+#include <linux/filter.h>
+
+struct bkey_jit_bpf {
+	struct bpf_prog	*prog[2];	/* full key, position only */
+	unsigned int	insns[2];
+};
+
+/*
+ * Inline into the unpack slow path, so an eBPF unpacker costs one call
+ * (the slow path) plus the program's: through bpf_func with its own type,
+ * so kCFI and FineIBT check it.
+ */
+static __always_inline void bkey_jit_bpf_call(const struct bpf_prog *prog,
+					      void *dst, const void *src)
+{
+	struct bkey_jit_bpf_ctx ctx = { .dst = dst, .src = src };
+
+	prog->bpf_func(&ctx, prog->insnsi);
+}
+
+static __always_inline void bkey_jit_bpf_unpack(const struct bkey_jit_bpf *b,
+						struct bkey *dst,
+						const struct bkey_packed *src)
+{
+	bkey_jit_bpf_call(b->prog[0], dst, src);
+}
+
+static __always_inline void
+bkey_jit_bpf_unpack_pos(const struct bkey_jit_bpf *b, struct bpos *dst,
+			const struct bkey_packed *src)
+{
+	bkey_jit_bpf_call(b->prog[1], dst, src);
+}
+#else
+/* userspace: the test interpreter runs the program */
 void bkey_jit_bpf_unpack(const struct bkey_jit_bpf *b, struct bkey *dst,
 			 const struct bkey_packed *src);
 void bkey_jit_bpf_unpack_pos(const struct bkey_jit_bpf *b, struct bpos *dst,
 			     const struct bkey_packed *src);
-unsigned int bkey_jit_bpf_insns(const struct bkey_jit_bpf *b, bool pos);
-unsigned int bkey_jit_bpf_code_len(const struct bkey_jit_bpf *b);
+#endif
 #else
 /* No BPF JIT in this kernel: the eBPF backend never compiles anything. */
 static inline struct bkey_jit_bpf *
