@@ -16,7 +16,7 @@
 #
 # Kernels: scripts/kernel-build.sh x86_64 bench (patched, bkey-jit built in)
 # and x86_64 stock (pristine 6.12, no patch); same config: common + x86_64
-# + bpf + bench fragments (no KUnit, no debug checks, CONFIG_PROFILING,
+# + bench fragment (no KUnit, no debug checks, CONFIG_PROFILING,
 # tickless idle). Each config boots with profile=4; /proc/profile is
 # saved before and after each phase and decoded on the host with
 # readprofile (scripts/bench-kernel-report.py).

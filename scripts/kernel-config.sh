@@ -29,9 +29,9 @@ mk=(make -s -C "$tree" ARCH="$karch" CROSS_COMPILE="$cross" "${llvm[@]}")
 
 frags=("$cfgdir/common.fragment" "$cfgdir/$arch.fragment")
 # VARIANT=bench (patched) and VARIANT=stock (no patches, see kernel-tree.sh)
-# share one config: bpf + bench fragments; stock has no bkey-jit options.
+# share one config: the bench fragment (common has the BPF JIT); stock has no bkey-jit options.
 vfrags=("$variant")
-case $variant in default) vfrags=() ;; bench | stock) vfrags=(bpf bench) ;; esac
+case $variant in default) vfrags=() ;; bench | stock) vfrags=(bench) ;; esac
 for v in "${vfrags[@]}"; do
 	[ -f "$cfgdir/$v.fragment" ] || { echo "kernel-config: no $cfgdir/$v.fragment" >&2; exit 2; }
 	frags+=("$cfgdir/$v.fragment")
