@@ -68,4 +68,33 @@ __bkey_jit_unpack_pos_generic(const struct bkey_jit *j, struct bpos *dst,
 	dst->snapshot	= field_get_single(&fl[BKEY_FIELD_SNAPSHOT], s);
 }
 
+/*
+ * The generic compare: the position words from the top, equal words
+ * skipped, the bits below the position masked off the lowest one
+ * (precomputed by bkey_jit_init_generic()).
+ */
+static __always_inline int
+__bkey_jit_cmp_generic(const struct bkey_jit *j, const struct bkey_packed *l,
+		       const struct bkey_packed *r)
+{
+	const u64 *lw = l->_data + j->cmp_top, *rw = r->_data + j->cmp_top;
+	unsigned int n = j->cmp_words;
+	u64 a, b;
+
+	if (unlikely(!n))
+		return 0;
+	while (--n) {
+		a = *lw--;
+		b = *rw--;
+		if (a != b)
+			goto differ;
+	}
+	a = *lw & j->cmp_mask;
+	b = *rw & j->cmp_mask;
+	if (a == b)
+		return 0;
+differ:
+	return a < b ? -1 : 1;
+}
+
 #endif /* _BKEY_JIT_GENERIC_H */
