@@ -78,23 +78,30 @@ __bkey_jit_cmp_generic(const struct bkey_jit *j, const struct bkey_packed *l,
 		       const struct bkey_packed *r)
 {
 	const u64 *lw = l->_data + j->cmp_top, *rw = r->_data + j->cmp_top;
-	unsigned int n = j->cmp_words;
 	u64 a, b;
 
-	if (unlikely(!n))
-		return 0;
-	while (--n) {
+	/* Unrolled: the position is at most 160 bits, 3 words. */
+	switch (j->cmp_words) {
+	case 3:
 		a = *lw--;
 		b = *rw--;
 		if (a != b)
-			goto differ;
-	}
-	a = *lw & j->cmp_mask;
-	b = *rw & j->cmp_mask;
-	if (a == b)
+			break;
+		fallthrough;
+	case 2:
+		a = *lw--;
+		b = *rw--;
+		if (a != b)
+			break;
+		fallthrough;
+	case 1:
+		a = *lw & j->cmp_mask;
+		b = *rw & j->cmp_mask;
+		break;
+	default:
 		return 0;
-differ:
-	return a < b ? -1 : 1;
+	}
+	return a < b ? -1 : a > b;
 }
 
 #endif /* _BKEY_JIT_GENERIC_H */

@@ -478,6 +478,49 @@ print(text, end="")
 EOF
 python3 -c "$SCALE_PY" "$OUT"
 
+# The packed-key compare (bkey_jit_cmp_packed()): own instructions per
+# compare under callgrind, each key of a node against the next, the JIT
+# against our generic C and 6.12's __bkey_cmp_bits() (x86-64 asm there).
+cmp_one() {
+	local fmt=$1 mode=$2 base=$OUT/callgrind/cmp.$1.$2
+
+	valgrind --tool=callgrind --collect-atstart=no \
+		--toggle-collect=bench_cmp_walk --smc-check=all-non-file \
+		--callgrind-out-file="$base.cg" \
+		"$NATIVE" --callgrind-cmp "$mode" "$fmt" > "$base.out" 2> "$base.log" ||
+		{ echo "cmp,$fmt,$mode,0,0"; return; }
+	echo "cmp,$fmt,$mode,$(sed -n 's/^keys,//p' "$base.out"),$(awk '/^totals:/ { print $2 }' "$base.cg")"
+}
+if command -v valgrind >/dev/null; then
+	echo "bench-user: instructions per compare under callgrind ..." >&2
+	for fmt in $("$NATIVE" --list); do
+		for m in harness jit generic bch; do
+			cmp_one "$fmt" "$m"
+		done
+	done > "$OUT/cmp.csv"
+	python3 - "$OUT" <<'EOF'
+import os, sys
+out = sys.argv[1]
+ir = {}
+for line in open(os.path.join(out, "cmp.csv")):
+    _, fmt, mode, n, total = line.strip().split(",")
+    ir.setdefault(fmt, {})[mode] = (int(n), int(total))
+L = ["", "packed-key compare, own instructions per compare (callgrind, minus the harness loop):",
+     f"  {'format':<12} {'jit':>7} {'generic':>8} {'6.12':>7} {'jit/6.12':>9}"]
+for fmt, m in ir.items():
+    if not all(k in m and m[k][0] for k in ("harness", "jit", "generic", "bch")):
+        L.append(f"  {fmt:<12} (a run failed)")
+        continue
+    h = m["harness"][1] / m["harness"][0]
+    own = {k: m[k][1] / m[k][0] - h for k in ("jit", "generic", "bch")}
+    L.append(f"  {fmt:<12} {own['jit']:7.2f} {own['generic']:8.2f} {own['bch']:7.2f} "
+             f"{own['jit'] / own['bch']:8.2f}x")
+text = "\n".join(L) + "\n"
+open(os.path.join(out, "results.txt"), "a").write(text)
+print(text, end="")
+EOF
+fi
+
 # The plot: pngcairo, else gnuplot's libgd png, else the hand-written PNG.
 plot() {
 	gnuplot -e "datafile='$OUT/ns_per_key.dat'; outfile='$OUT/ns_per_key.png'; harness=$(cat "$OUT/harness_ns"); term='$1'" \

@@ -51,6 +51,7 @@
 #include "bkey_jit_bpf.h"
 #include "tests/ebpf_interp.h"
 #include "tests/ref_unpack.h"
+#include "bch_cmp_bits.h"	/* 6.12's __bkey_cmp_bits(), scripts/cmp-bits.sh */
 #ifdef BENCH_OLD_EMIT
 #include "tests/old_emit_shim.h"
 #endif
@@ -1429,11 +1430,108 @@ static int callgrind_mode(const char *mode, const char *name, unsigned int k)
 	return 0;
 }
 
+/*
+ * The packed-key compare, counted by callgrind like the unpack: each key
+ * against the next one of the node (sorted, so mostly the low position
+ * fields decide, as in a sort or a search), through a function pointer
+ * from a noipa loop. Modes: harness (the loop alone), jit (the compiled
+ * compare, called directly as bkey_jit_cmp_packed() does), generic (our
+ * C, bkey_jit_cmp_packed_generic()), bch (6.12's __bkey_cmp_bits() as
+ * __bch2_bkey_cmp_packed_format_checked() calls it: x86-64 assembly on
+ * x86-64, else its C).
+ */
+typedef int (*cmp_walk_fn)(const struct bkey_packed *l,
+			   const struct bkey_packed *r);
+
+__attribute__((noipa))
+int bench_cmp_walk(cmp_walk_fn fn, const struct bkey_packed *k,
+		   unsigned int nr)
+{
+	int sink = 0;
+
+	while (nr--) {
+		const struct bkey_packed *n = (const void *)((const u64 *)k + k->u64s);
+
+		sink += fn(k, n);
+		k = n;
+	}
+	return sink;
+}
+
+static int cmp_harness(const struct bkey_packed *l, const struct bkey_packed *r)
+{
+	return l->u64s - r->u64s;
+}
+
+static int cmp_generic(const struct bkey_packed *l, const struct bkey_packed *r)
+{
+	return bkey_jit_cmp_packed_generic(cur_j, l, r);
+}
+
+static unsigned int cur_nr_key_bits;
+
+static int cmp_bch(const struct bkey_packed *l, const struct bkey_packed *r)
+{
+	const u64 *hl = (const u64 *)l + cur_f->key_u64s - 1;
+	const u64 *hr = (const u64 *)r + cur_f->key_u64s - 1;
+
+#ifdef HAVE_BCH612_CMP_BITS_X86
+	return bch612_cmp_bits_x86(hl, hr, cur_nr_key_bits);
+#else
+	return bch612_cmp_bits_c(hl, hr, cur_nr_key_bits);
+#endif
+}
+
+static int callgrind_cmp_mode(const char *mode, const char *name, unsigned int k)
+{
+	struct bench_fmt b;
+	cmp_walk_fn fn;
+	int sink = 0;
+
+	bench_fmt_init(&b, find_suite(name));
+	cur_j = b.j;
+	cur_f = &b.f;
+	cur_nr_key_bits = bkey_jit_cmp_key_bits(&b.f);
+	if (!strcmp(mode, "harness"))
+		fn = cmp_harness;
+	else if (!strcmp(mode, "generic"))
+		fn = cmp_generic;
+	else if (!strcmp(mode, "bch"))
+		fn = cmp_bch;
+	else if (!strcmp(mode, "jit") && b.j->cmp)
+		fn = b.j->cmp;
+	else {
+		fprintf(stderr, "bench: no compare mode %s (or no code)\n", mode);
+		return 2;
+	}
+	/* Every mode must order the node's keys as 6.12 does. */
+	{
+		const struct bkey_packed *p = (const void *)b.packed;
+		unsigned int i;
+
+		for (i = 0; i + 1 < NR_KEYS; i++) {
+			const struct bkey_packed *n = (const void *)((const u64 *)p + p->u64s);
+
+			if (fn != cmp_harness && fn(p, n) != cmp_bch(p, n)) {
+				fprintf(stderr, "bench: %s compare differs from 6.12\n", mode);
+				return 1;
+			}
+			p = n;
+		}
+	}
+	while (k--)
+		sink += bench_cmp_walk(fn, (const void *)b.packed, NR_KEYS - 1);
+	bench_sink ^= sink;
+	printf("keys,%u\n", (NR_KEYS - 1) * 8);
+	return 0;
+}
+
 static void print_usage(void)
 {
 	fprintf(stderr,
 		"usage: bench [--no-blind] [--cpu N] | --static-only | --list |\n"
 		"       --callgrind harness|jit|jitpos|generic|bch|bchcall|old FORMAT [K] |\n"
+		"       --callgrind-cmp harness|jit|generic|bch FORMAT |\n"
 		"       --dump-code DIR | [--cpu N] --scale\n");
 	exit(2);
 }
@@ -1459,6 +1557,8 @@ int main(int argc, char **argv)
 			return callgrind_mode(argv[i + 1], argv[i + 2],
 					      i + 3 < (unsigned int)argc ?
 					      atoi(argv[i + 3]) : 8);
+		} else if (!strcmp(argv[i], "--callgrind-cmp") && i + 2 < (unsigned int)argc) {
+			return callgrind_cmp_mode(argv[i + 1], argv[i + 2], 8);
 		} else if (!strcmp(argv[i], "--dump-code") && i + 1 < (unsigned int)argc) {
 			dump_dir = argv[++i];
 		} else if (!strcmp(argv[i], "--scale")) {

@@ -100,7 +100,7 @@ static void key_from_values(const struct bkey_format *f, struct bkey_packed *k,
 }
 
 /*
- * For the encoding check: emit the format's two functions again into a
+ * For the encoding check: emit the format's functions again into a
  * plain buffer and record, from the entry on, the bytes and the
  * instruction count the emitter claims (tests/check-encoding.py).
  */
@@ -112,7 +112,7 @@ static void dump_code(const struct bkey_format *f)
 	u8 buf[BKEY_JIT_MAX_CODE];
 	unsigned int kind;
 
-	for (kind = 0; kind < 2; kind++) {
+	for (kind = 0; kind < BKEY_PLAN_NR_KINDS; kind++) {
 		if (bkey_plan_build(f, kind, &plan))
 			return;
 		/* Blinded, as the cache compiles it. */
