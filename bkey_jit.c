@@ -1143,17 +1143,19 @@ EXPORT_SYMBOL_GPL(bkey_jit_get_stats);
  * @buf:	output
  * @size:	size of @buf
  * @f:		the format
- * @pos_only:	the position-only variant
+ * @kind:	0 the full unpack, 1 the position-only one, 2 the compare
  *
  * Return: characters written as snprintf() counts them, or -EINVAL.
  */
 int bkey_jit_plan_to_text(char *buf, size_t size, const struct bkey_format *f,
-			  bool pos_only)
+			  unsigned int kind)
 {
 	struct bkey_plan plan;
-	int ret = bkey_plan_build(f, pos_only ? BKEY_PLAN_UNPACK_POS :
-				  BKEY_PLAN_UNPACK, &plan);
+	int ret;
 
+	if (kind >= BKEY_PLAN_NR_KINDS)
+		return -EINVAL;
+	ret = bkey_plan_build(f, kind, &plan);
 	if (ret)
 		return -EINVAL;
 	return bkey_plan_to_text(buf, size, &plan);

@@ -40,8 +40,8 @@ struct bkey_jit_field {
  * @format:	the format, as validated
  * @fields:	precomputed shifts and masks for the generic C unpack
  * @cmp_mask:	generic compare: the position bits of its lowest word
- * @cmp_top:	generic compare: the key's highest word (key_u64s - 1)
- * @cmp_words:	generic compare: words holding position bits (0..3)
+ * @cmp_off:	generic compare: byte offset of its lowest word
+ * @cmp_words:	generic compare: words holding position bits (1..3)
  *
  * Everything but the three code pointers is private to bkey_jit.c;
  * callers only pass it to the functions below.
@@ -53,7 +53,7 @@ struct bkey_jit {
 	struct bkey_format	format;
 	struct bkey_jit_field	fields[BKEY_NR_FIELDS];
 	u64			cmp_mask;
-	u8			cmp_top;
+	u8			cmp_off;
 	u8			cmp_words;
 	u8			u64s_delta;
 	u8			fallback;	/* enum bkey_jit_fallback */
@@ -152,7 +152,7 @@ void bkey_jit_get_stats(struct bkey_jit_stats *s);
 int bkey_jit_format_to_text(char *buf, size_t size,
 			    const struct bkey_format *f);
 int bkey_jit_plan_to_text(char *buf, size_t size,
-			  const struct bkey_format *f, bool pos_only);
+			  const struct bkey_format *f, unsigned int kind);
 void bkey_jit_set_code_cap(long bytes);
 long bkey_jit_get_code_cap(void);
 

@@ -186,8 +186,9 @@ void bkey_jit_init_generic(struct bkey_jit *j)
 	j->u64s_delta = BKEY_U64s - f->key_u64s;
 
 	bits = bkey_jit_cmp_key_bits(f);
-	j->cmp_top = f->key_u64s - 1;
-	j->cmp_words = DIV_ROUND_UP(bits, 64);
+	/* No position bits: one word, nothing of it compared. */
+	j->cmp_words = max(DIV_ROUND_UP(bits, 64), 1U);
+	j->cmp_off = 8 * (f->key_u64s - j->cmp_words);
 	j->cmp_mask = bits ? ~0ULL << (64 * j->cmp_words - bits) : 0;
 }
 

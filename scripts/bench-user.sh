@@ -491,13 +491,14 @@ cmp_one() {
 		{ echo "cmp,$fmt,$mode,0,0"; return; }
 	echo "cmp,$fmt,$mode,$(sed -n 's/^keys,//p' "$base.out"),$(awk '/^totals:/ { print $2 }' "$base.cg")"
 }
+export -f cmp_one
 if command -v valgrind >/dev/null; then
 	echo "bench-user: instructions per compare under callgrind ..." >&2
 	for fmt in $("$NATIVE" --list); do
-		for m in harness jit generic bch; do
-			cmp_one "$fmt" "$m"
+		for m in harness jit generic bch bchcall; do
+			echo "$fmt $m"
 		done
-	done > "$OUT/cmp.csv"
+	done | xargs -P "$NCPU" -n 2 bash -c 'cmp_one "$@"' _ > "$OUT/cmp.csv"
 	python3 - "$OUT" <<'EOF'
 import os, sys
 out = sys.argv[1]
@@ -505,16 +506,22 @@ ir = {}
 for line in open(os.path.join(out, "cmp.csv")):
     _, fmt, mode, n, total = line.strip().split(",")
     ir.setdefault(fmt, {})[mode] = (int(n), int(total))
-L = ["", "packed-key compare, own instructions per compare (callgrind, minus the harness loop):",
-     f"  {'format':<12} {'jit':>7} {'generic':>8} {'6.12':>7} {'jit/6.12':>9}"]
-for fmt, m in ir.items():
-    if not all(k in m and m[k][0] for k in ("harness", "jit", "generic", "bch")):
+M = ("jit", "generic", "bch", "bchcall")
+L = ["", "packed-key compare (each key of a node against the next), instructions per compare",
+     "under callgrind; own = minus the harness (the loop and a 4-instruction compare);",
+     "6.12 = __bkey_cmp_bits() inlined (bkey_sort.c), 6.12 call = one call further (bkey.c):",
+     f"  {'format':<12} {'harness':>8} {'jit':>6} {'generic':>8} {'6.12':>6} {'6.12 call':>10}"
+     f" {'jit/6.12':>9} {'generic/6.12 call':>18}"]
+for fmt in sorted(ir, key=list(ir).index):
+    m = ir[fmt]
+    if not all(k in m and m[k][0] for k in ("harness",) + M):
         L.append(f"  {fmt:<12} (a run failed)")
         continue
     h = m["harness"][1] / m["harness"][0]
-    own = {k: m[k][1] / m[k][0] - h for k in ("jit", "generic", "bch")}
-    L.append(f"  {fmt:<12} {own['jit']:7.2f} {own['generic']:8.2f} {own['bch']:7.2f} "
-             f"{own['jit'] / own['bch']:8.2f}x")
+    own = {k: m[k][1] / m[k][0] - h for k in M}
+    L.append(f"  {fmt:<12} {h:8.2f} {own['jit']:6.2f} {own['generic']:8.2f} {own['bch']:6.2f}"
+             f" {own['bchcall']:10.2f} {own['jit'] / own['bch']:8.2f}x"
+             f" {own['generic'] / own['bchcall']:17.2f}x")
 text = "\n".join(L) + "\n"
 open(os.path.join(out, "results.txt"), "a").write(text)
 print(text, end="")

@@ -1436,9 +1436,11 @@ static int callgrind_mode(const char *mode, const char *name, unsigned int k)
  * fields decide, as in a sort or a search), through a function pointer
  * from a noipa loop. Modes: harness (the loop alone), jit (the compiled
  * compare, called directly as bkey_jit_cmp_packed() does), generic (our
- * C, bkey_jit_cmp_packed_generic()), bch (6.12's __bkey_cmp_bits() as
- * __bch2_bkey_cmp_packed_format_checked() calls it: x86-64 assembly on
- * x86-64, else its C).
+ * C, bkey_jit_cmp_packed_generic(), one call further as the fallback
+ * is), bch (6.12's __bkey_cmp_bits() as the inlined
+ * bch2_bkey_cmp_packed_inlined() runs it in bkey_sort.c: x86-64 assembly
+ * on x86-64, else its C), bchcall (the same one call further, as the
+ * out-of-line bch2_bkey_cmp_packed() of bkey.c runs it).
  */
 typedef int (*cmp_walk_fn)(const struct bkey_packed *l,
 			   const struct bkey_packed *r);
@@ -1470,16 +1472,45 @@ static int cmp_generic(const struct bkey_packed *l, const struct bkey_packed *r)
 
 static unsigned int cur_nr_key_bits;
 
+/* What 6.12 runs on this host: the assembly on x86-64, else the C. */
+static __always_inline int bch612_cmp_bits_x86_or_c(const u64 *l, const u64 *r,
+						     unsigned int nr_key_bits)
+{
+#ifdef HAVE_BCH612_CMP_BITS_X86
+	return bch612_cmp_bits_x86(l, r, nr_key_bits);
+#else
+	return bch612_cmp_bits_c(l, r, nr_key_bits);
+#endif
+}
+
 static int cmp_bch(const struct bkey_packed *l, const struct bkey_packed *r)
 {
 	const u64 *hl = (const u64 *)l + cur_f->key_u64s - 1;
 	const u64 *hr = (const u64 *)r + cur_f->key_u64s - 1;
 
-#ifdef HAVE_BCH612_CMP_BITS_X86
-	return bch612_cmp_bits_x86(hl, hr, cur_nr_key_bits);
-#else
-	return bch612_cmp_bits_c(hl, hr, cur_nr_key_bits);
-#endif
+	return bch612_cmp_bits_x86_or_c(hl, hr, cur_nr_key_bits);
+}
+
+/* A btree's fields that __bch2_bkey_cmp_packed_format_checked() reads. */
+struct bch_cmp_btree {
+	struct bkey_format	format;
+	unsigned int		nr_key_bits;
+};
+
+static struct bch_cmp_btree cur_btree;
+
+noinline
+int bch_cmp_packed_call(const struct bkey_packed *l, const struct bkey_packed *r,
+			const struct bch_cmp_btree *b)
+{
+	return bch612_cmp_bits_x86_or_c((const u64 *)l + b->format.key_u64s - 1,
+					(const u64 *)r + b->format.key_u64s - 1,
+					b->nr_key_bits);
+}
+
+static int cmp_bch_call(const struct bkey_packed *l, const struct bkey_packed *r)
+{
+	return bch_cmp_packed_call(l, r, &cur_btree);
 }
 
 static int callgrind_cmp_mode(const char *mode, const char *name, unsigned int k)
@@ -1492,12 +1523,16 @@ static int callgrind_cmp_mode(const char *mode, const char *name, unsigned int k
 	cur_j = b.j;
 	cur_f = &b.f;
 	cur_nr_key_bits = bkey_jit_cmp_key_bits(&b.f);
+	cur_btree.format = b.f;
+	cur_btree.nr_key_bits = cur_nr_key_bits;
 	if (!strcmp(mode, "harness"))
 		fn = cmp_harness;
 	else if (!strcmp(mode, "generic"))
 		fn = cmp_generic;
 	else if (!strcmp(mode, "bch"))
 		fn = cmp_bch;
+	else if (!strcmp(mode, "bchcall"))
+		fn = cmp_bch_call;
 	else if (!strcmp(mode, "jit") && b.j->cmp)
 		fn = b.j->cmp;
 	else {
@@ -1531,7 +1566,7 @@ static void print_usage(void)
 	fprintf(stderr,
 		"usage: bench [--no-blind] [--cpu N] | --static-only | --list |\n"
 		"       --callgrind harness|jit|jitpos|generic|bch|bchcall|old FORMAT [K] |\n"
-		"       --callgrind-cmp harness|jit|generic|bch FORMAT |\n"
+		"       --callgrind-cmp harness|jit|generic|bch|bchcall FORMAT |\n"
 		"       --dump-code DIR | [--cpu N] --scale\n");
 	exit(2);
 }
