@@ -1392,6 +1392,75 @@ static void cmp_check_format(const struct bkey_format *f, bool want_code,
 	bkey_jit_put(j);
 }
 
+/*
+ * Compare plans through the shared driver: the built ones validate and
+ * encode on every backend; each way of breaking the compare rules (an
+ * unpack op in a compare, a compare op in an unpack, L read by an unpack,
+ * a narrow load, a CMP of a register with itself or out of range) is
+ * refused by the driver, so by every backend.
+ */
+static void test_cmp_plans(void)
+{
+	struct test_case tc = { .name = "compare plans: validation through the driver" };
+	static struct bpf_insn insns[BKEY_JIT_BPF_MAX_INSNS];
+	struct bkey_format f;
+	struct bkey_plan good, bad;
+	struct bkey_jit_emitted out;
+	unsigned int n, slots, nr, i;
+	u8 buf[BKEY_JIT_MAX_CODE];
+
+	for (n = 0; n < 2000; n++) {
+		random_format(&f);
+		tc_check(&tc, !bkey_plan_build(&f, BKEY_PLAN_CMP_PACKED, &good), "build");
+		tc_check(&tc, !bkey_plan_validate(&good), "a built plan is refused");
+		tc_check(&tc, good.nr_ops <= 3 * 5 + 1, "%u ops", good.nr_ops);
+		if (bkey_jit_arch_name)
+			tc_check(&tc, !bkey_jit_arch_emit(&good, NULL, buf,
+							  (unsigned long)buf, &out) &&
+				 out.nr_insns <= 3 * 6 + 6, "native emit");
+		tc_check(&tc, !bkey_jit_bpf_lower(&good, &ebpf_caps[0], insns, &slots, &nr),
+			 "eBPF lowering");
+	}
+
+	/* A three-word compare to break, and an unpack plan. */
+	f = (struct bkey_format){ .bits_per_field = { 64, 64, 32, 0, 0, 0 } };
+	ref_format_finish(&f);
+	bkey_plan_build(&f, BKEY_PLAN_CMP_PACKED, &good);
+	for (i = 0; i < 7; i++) {
+		bad = good;
+		switch (i) {
+		case 0:		/* a store in a compare */
+			bad.ops[0].code = BKEY_PLAN_STORE;
+			break;
+		case 1:		/* a compare op in an unpack */
+			bad.kind = BKEY_PLAN_UNPACK_POS;
+			break;
+		case 2:		/* L read in an unpack plan */
+			bkey_plan_build(&f, BKEY_PLAN_UNPACK_POS, &bad);
+			bad.ops[0].arg = 1;
+			break;
+		case 3:		/* a 4-byte load in a compare */
+			bad.ops[1].size = 4;
+			break;
+		case 4:		/* a register compared with itself */
+			bad.ops[2].reg2 = bad.ops[2].reg;
+			break;
+		case 5:		/* out of range */
+			bad.ops[2].reg2 = BKEY_PLAN_NR_REGS;
+			break;
+		default:	/* no such kind */
+			bad.kind = BKEY_PLAN_NR_KINDS;
+			break;
+		}
+		tc_check(&tc, bkey_plan_validate(&bad) == -EINVAL, "case %u accepted", i);
+		tc_check(&tc, bkey_jit_arch_emit(&bad, NULL, buf, (unsigned long)buf,
+						 &out) != 0, "case %u emitted", i);
+		tc_check(&tc, bkey_jit_bpf_lower(&bad, &ebpf_caps[0], insns, &slots,
+						 &nr) == -EINVAL, "case %u lowered", i);
+	}
+	tc_end(&tc);
+}
+
 static void test_cmp(bool want_code)
 {
 	unsigned int field, bits, pre, n, nr_formats = 0;
@@ -1476,6 +1545,7 @@ int main(int argc, char **argv)
 	test_ebpf_limits();
 	test_structured(want_code);
 	test_random(want_code);
+	test_cmp_plans();
 	test_cmp(want_code);
 	if (want_code)
 		test_blinding();
