@@ -379,6 +379,7 @@ static void bkey_jit_publish(struct bkey_jit_entry *e, void *code,
 	 */
 	smp_store_release(&e->jit.cmp,
 			  (bkey_jit_cmp_fn)((u8 *)code + e->cmp_entry));
+	/* release, as above */
 	smp_store_release(&e->jit.unpack_pos,
 			  (bkey_jit_unpack_pos_fn)((u8 *)code + e->pos_entry));
 	/* the entry the fast path checks goes last, with the same release */

@@ -95,8 +95,8 @@ enum bkey_plan_blind_kind {
 struct bkey_plan_op {
 	u8	code;		/* enum bkey_plan_opcode */
 	u8	reg;
-	u8	reg2;		/* FUNNEL: the register holding the high word;
-				 * CMP: the right-hand side */
+	/* FUNNEL: the register holding the high word; CMP: right-hand side */
+	u8	reg2;
 	u8	size;		/* bytes, see above */
 	u8	shift;
 	u8	width;
@@ -111,8 +111,8 @@ struct bkey_plan_op {
 enum bkey_plan_kind {
 	BKEY_PLAN_UNPACK,	/* void fn(struct bkey *, const struct bkey_packed *) */
 	BKEY_PLAN_UNPACK_POS,	/* void fn(struct bpos *, const struct bkey_packed *) */
-	BKEY_PLAN_CMP_PACKED,	/* int fn(const struct bkey_packed *l,
-				 *	  const struct bkey_packed *r) */
+	/* int fn(const struct bkey_packed *l, const struct bkey_packed *r) */
+	BKEY_PLAN_CMP_PACKED,
 	BKEY_PLAN_NR_KINDS,
 };
 

@@ -1473,8 +1473,9 @@ static int cmp_generic(const struct bkey_packed *l, const struct bkey_packed *r)
 static unsigned int cur_nr_key_bits;
 
 /* What 6.12 runs on this host: the assembly on x86-64, else the C. */
-static __always_inline int bch612_cmp_bits_x86_or_c(const u64 *l, const u64 *r,
-						     unsigned int nr_key_bits)
+static __always_inline int bch612_cmp_bits_x86_or_c(const u64 *l,
+						    const u64 *r,
+						    unsigned int nr_key_bits)
 {
 #ifdef HAVE_BCH612_CMP_BITS_X86
 	return bch612_cmp_bits_x86(l, r, nr_key_bits);
@@ -1525,17 +1526,17 @@ static int callgrind_cmp_mode(const char *mode, const char *name, unsigned int k
 	cur_nr_key_bits = bkey_jit_cmp_key_bits(&b.f);
 	cur_btree.format = b.f;
 	cur_btree.nr_key_bits = cur_nr_key_bits;
-	if (!strcmp(mode, "harness"))
+	if (!strcmp(mode, "harness")) {
 		fn = cmp_harness;
-	else if (!strcmp(mode, "generic"))
+	} else if (!strcmp(mode, "generic")) {
 		fn = cmp_generic;
-	else if (!strcmp(mode, "bch"))
+	} else if (!strcmp(mode, "bch")) {
 		fn = cmp_bch;
-	else if (!strcmp(mode, "bchcall"))
+	} else if (!strcmp(mode, "bchcall")) {
 		fn = cmp_bch_call;
-	else if (!strcmp(mode, "jit") && b.j->cmp)
+	} else if (!strcmp(mode, "jit") && b.j->cmp) {
 		fn = b.j->cmp;
-	else {
+	} else {
 		fprintf(stderr, "bench: no compare mode %s (or no code)\n", mode);
 		return 2;
 	}

@@ -13,7 +13,7 @@
 #define nth_word(p, n)		((p) - (n))
 #define next_word(p)		nth_word(p, 1)
 #ifndef cmp_int
-#define cmp_int(l, r)		((l > r) - (l < r))
+#define cmp_int(l, r)		(((l) > (r)) - ((l) < (r)))
 #endif
 
 #endif /* _CMP_BITS_SHIM_H */
