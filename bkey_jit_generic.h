@@ -99,8 +99,10 @@ __bkey_jit_cmp_generic(const struct bkey_jit *j, const struct bkey_packed *l,
 	}
 	a = get_unaligned_le64(lp) & j->cmp_mask;
 	b = get_unaligned_le64(rp) & j->cmp_mask;
-differ:
 	return (a > b) - (a < b);
+differ:
+	/* a != b: -1 or 1 from the borrow alone */
+	return -(int)(a < b) | 1;
 }
 
 #endif /* _BKEY_JIT_GENERIC_H */
