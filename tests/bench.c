@@ -1562,12 +1562,50 @@ static int callgrind_cmp_mode(const char *mode, const char *name, unsigned int k
 	return 0;
 }
 
+/*
+ * The compare function's size and cost to compile (plan, blind, emit):
+ * "cmpstatic,FORMAT,ARCH,BYTES,INSNS,NS".
+ */
+static int cmp_static(const char *name)
+{
+	const struct suite *s = find_suite(name);
+	struct bkey_jit_emit_opts o = { 0 };
+	struct bkey_jit_emitted out = { 0 };
+	double samples[COMPILE_RUNS];
+	u8 buf[BKEY_JIT_MAX_CODE] __aligned(16);
+	struct bench_fmt b;
+	struct bkey_plan plan;
+	unsigned int r, i;
+	int ret = 0;
+
+	bench_fmt_init(&b, s);
+	for (r = 0; r < COMPILE_RUNS; r++) {
+		u64 t = now_ns();
+
+		for (i = 0; i < COMPILE_BATCH && !ret; i++) {
+			ret = bkey_plan_build(&b.f, BKEY_PLAN_CMP_PACKED, &plan);
+			if (!ret)
+				bkey_plan_blind(&plan, get_random_u64());
+			if (!ret)
+				ret = bkey_jit_arch_emit(&plan, &o, buf,
+							 (unsigned long)buf, &out);
+		}
+		samples[r] = (double)(now_ns() - t) / COMPILE_BATCH;
+	}
+	if (ret)
+		return 1;
+	printf("cmpstatic,%s,%s,%u,%u,%.1f\n", name, bkey_jit_arch_name,
+	       out.len - out.entry, out.nr_insns, median(samples, COMPILE_RUNS));
+	return 0;
+}
+
 static void print_usage(void)
 {
 	fprintf(stderr,
 		"usage: bench [--no-blind] [--cpu N] | --static-only | --list |\n"
 		"       --callgrind harness|jit|jitpos|generic|bch|bchcall|old FORMAT [K] |\n"
 		"       --callgrind-cmp harness|jit|generic|bch|bchcall FORMAT |\n"
+		"       --cmp-static FORMAT |\n"
 		"       --dump-code DIR | [--cpu N] --scale\n");
 	exit(2);
 }
@@ -1593,6 +1631,8 @@ int main(int argc, char **argv)
 			return callgrind_mode(argv[i + 1], argv[i + 2],
 					      i + 3 < (unsigned int)argc ?
 					      atoi(argv[i + 3]) : 8);
+		} else if (!strcmp(argv[i], "--cmp-static") && i + 1 < (unsigned int)argc) {
+			return cmp_static(argv[i + 1]);
 		} else if (!strcmp(argv[i], "--callgrind-cmp") && i + 2 < (unsigned int)argc) {
 			return callgrind_cmp_mode(argv[i + 1], argv[i + 2], 8);
 		} else if (!strcmp(argv[i], "--dump-code") && i + 1 < (unsigned int)argc) {
