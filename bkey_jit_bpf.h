@@ -14,8 +14,8 @@
  *
  * Register use: R1 = dst and R2 = src after the two context loads, plan
  * registers r0..r3 in R3, R4, R5, R0; R6 only as a scratch register when
- * no plan register is free (the JIT saves it then). No stack, no calls,
- * jumps in an unpack: straight-line code ending in one EXIT. A compare
+ * no plan register is free (the JIT saves it then). No stack, no calls;
+ * no jumps in an unpack: straight-line code ending in one EXIT. A compare
  * (ctx dst = l, src = r) is the one program with jumps, all forward, to
  * its three EXITs returning 0, -1 or 1 in R0.
  */

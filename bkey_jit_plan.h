@@ -39,7 +39,7 @@
  *   Compare plans (BKEY_PLAN_CMP_PACKED, int fn(const struct bkey_packed *l,
  *   const struct bkey_packed *r)): L takes the place of DST (the first
  *   argument), R the place of SRC. A LOAD with @arg set reads L, else R;
- *   nothing is stored. Only LOAD (size 8), EXTRACT (no mask) and CMP
+ *   nothing is stored. Only LOAD (size 8), EXTRACT and CMP
  *   come before RET. A CMP is a forward branch to the function's exit:
  *   backends resolve it through the driver's labels (bkey_jit_emit.h).
  *
