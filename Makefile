@@ -14,7 +14,7 @@ CORE_SRCS	:= bkey_jit.c bkey_jit_plan.c bkey_jit_format.c bkey_jit_emit.c \
 		   user/bkey_jit_random_user.c user/bkey_jit_bpf_user.c tests/ebpf_interp.c
 HDRS		:= $(wildcard *.h compat/*.h arch/*/*.h)
 CFLAGS_COMMON	:= -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
-		   -Wno-missing-field-initializers -I$(REPO) -MMD -MP
+		   -Wno-missing-field-initializers -I$(REPO) -I$(BUILD)/gen -MMD -MP
 
 # Per-flavour settings: native, arm64 (cross, static, run with qemu), asan.
 native_CC	:= gcc
@@ -45,6 +45,14 @@ all: user
 deps:
 	@bash scripts/deps.sh
 
+# 6.12's __bkey_cmp_bits() for the compare's differential test and the
+# benchmark: cut out of the fetched Linux 6.12 tree at build time
+# (scripts/cmp-bits.sh), never kept in the repository.
+CMP_BITS_H	:= $(BUILD)/gen/bch_cmp_bits.h
+
+$(CMP_BITS_H): scripts/cmp-bits.sh
+	bash scripts/cmp-bits.sh $@
+
 # build/<flavour>/libbkeyjit.a and build/<flavour>/<test>
 define flavour_rules
 $(1)_OBJS := $$(patsubst %.c,$(BUILD)/$(1)/%.o,$$(CORE_SRCS) arch/$$($(1)_ARCH)/bkey_jit_emit.c)
@@ -56,6 +64,8 @@ $(BUILD)/$(1)/%.o: %.c
 $(BUILD)/$(1)/libbkeyjit.a: $$($(1)_OBJS)
 	@rm -f $$@
 	$$(if $$(filter arm64,$(1)),aarch64-linux-gnu-ar,ar) rcs $$@ $$^
+
+$(BUILD)/$(1)/tests/test_unpack.o $(BUILD)/$(1)/tests/bench.o: $(CMP_BITS_H)
 
 $(BUILD)/$(1)/%: $(BUILD)/$(1)/tests/%.o $(BUILD)/$(1)/libbkeyjit.a
 	$$($(1)_CC) -o $$@ $$^ $$($(1)_LDFLAGS)

@@ -60,8 +60,10 @@ struct bkey_jit_entry {
 	unsigned int		code_len;
 	unsigned int		unpack_entry;	/* entry offsets in code */
 	unsigned int		pos_entry;
+	unsigned int		cmp_entry;
 	unsigned int		unpack_insns;
 	unsigned int		pos_insns;
+	unsigned int		cmp_insns;
 	struct bkey_jit_bpf	*bpf;		/* the eBPF backend's programs */
 	struct llist_node	work_node;	/* compile, then free list */
 	struct rcu_head		rcu;
@@ -172,6 +174,12 @@ static void bkey_jit_cfi_unpack_pos(struct bpos *dst,
 {
 }
 
+static int bkey_jit_cfi_cmp(const struct bkey_packed *l,
+			    const struct bkey_packed *r)
+{
+	return 0;
+}
+
 #ifdef CONFIG_X86
 /* x86 knows the preamble layout (CALL_PADDING) and the boot-time rehash. */
 #define bkey_jit_cfi_hash(fn)	cfi_get_func_hash(fn)
@@ -205,7 +213,8 @@ static bool bkey_jit_cfi_supported(void)
 #endif
 }
 
-static void bkey_jit_emit_opts(struct bkey_jit_emit_opts *o, bool pos)
+static void bkey_jit_emit_opts(struct bkey_jit_emit_opts *o,
+			       enum bkey_plan_kind kind)
 {
 	memset(o, 0, sizeof(*o));
 	o->endbr = IS_ENABLED(CONFIG_X86_KERNEL_IBT);
@@ -213,8 +222,17 @@ static void bkey_jit_emit_opts(struct bkey_jit_emit_opts *o, bool pos)
 #ifdef CONFIG_CFI_CLANG
 	o->cfi = true;
 	o->cfi_padding = IS_ENABLED(CONFIG_CALL_PADDING);
-	o->cfi_hash = pos ? bkey_jit_cfi_hash(bkey_jit_cfi_unpack_pos)
-			  : bkey_jit_cfi_hash(bkey_jit_cfi_unpack);
+	switch (kind) {
+	case BKEY_PLAN_UNPACK_POS:
+		o->cfi_hash = bkey_jit_cfi_hash(bkey_jit_cfi_unpack_pos);
+		break;
+	case BKEY_PLAN_CMP_PACKED:
+		o->cfi_hash = bkey_jit_cfi_hash(bkey_jit_cfi_cmp);
+		break;
+	default:
+		o->cfi_hash = bkey_jit_cfi_hash(bkey_jit_cfi_unpack);
+		break;
+	}
 #endif
 /*
  * Not in a module: it has no native emitter (vmalloc_exec is built in
@@ -234,7 +252,8 @@ void bkey_jit_set_emit_opts(const struct bkey_jit_emit_opts *o)
 	bkey_jit_user_opts = *o;
 }
 
-static void bkey_jit_emit_opts(struct bkey_jit_emit_opts *o, bool pos)
+static void bkey_jit_emit_opts(struct bkey_jit_emit_opts *o,
+			       enum bkey_plan_kind kind)
 {
 	*o = bkey_jit_user_opts;
 }
@@ -245,15 +264,23 @@ static bool bkey_jit_cfi_supported(void)
 }
 #endif
 
+/*
+ * The functions compiled per format, in the order of their plans (the
+ * plan kind is the index) and in the code: full unpack, position-only
+ * unpack, compare.
+ */
+#define BKEY_JIT_NR_FNS		BKEY_PLAN_NR_KINDS
+static_assert(BKEY_JIT_NR_FNS == BKEY_JIT_BPF_NR_PROGS);
+
 /* Scratch for compiling: too big for the stack, so allocated per batch. */
 struct bkey_jit_compile_buf {
-	struct bkey_plan		plan[2];	/* full key, position only */
-	struct bkey_jit_emit_opts	opts[2];
-	struct bkey_jit_emitted		out[2];
-	unsigned int			len[2];		/* from the sizing pass */
-	unsigned int			pos_off;	/* position-only function */
+	struct bkey_plan		plan[BKEY_JIT_NR_FNS];
+	struct bkey_jit_emit_opts	opts[BKEY_JIT_NR_FNS];
+	struct bkey_jit_emitted		out[BKEY_JIT_NR_FNS];
+	unsigned int			len[BKEY_JIT_NR_FNS]; /* sizing pass */
+	unsigned int			off[BKEY_JIT_NR_FNS]; /* in the code */
 	unsigned int			total;
-	u8				staging[2 * BKEY_JIT_MAX_CODE];
+	u8				staging[BKEY_JIT_NR_FNS * BKEY_JIT_MAX_CODE];
 };
 
 /* Why no code can be compiled at all on this kernel, if that is so. */
@@ -267,17 +294,16 @@ static enum bkey_jit_fallback bkey_jit_unavailable(void)
 }
 
 /*
- * Plan, blind and size both functions. The position-only one goes at the
- * next granule, so both are published with one copy.
+ * Plan, blind and size every function. Each goes at the next granule
+ * after the one before, so all are published with one copy.
  */
 static int bkey_jit_plans(const struct bkey_format *f,
 			  struct bkey_jit_compile_buf *cb)
 {
 	int i, ret;
 
-	for (i = 0; i < 2; i++) {
-		ret = bkey_plan_build(f, i ? BKEY_PLAN_UNPACK_POS :
-				      BKEY_PLAN_UNPACK, &cb->plan[i]);
+	for (i = 0; i < BKEY_JIT_NR_FNS; i++) {
+		ret = bkey_plan_build(f, i, &cb->plan[i]);
 		if (ret)
 			return ret;
 		bkey_plan_blind(&cb->plan[i], get_random_u64());
@@ -293,16 +319,17 @@ static int bkey_jit_size(const struct bkey_format *f,
 	ret = bkey_jit_plans(f, cb);
 	if (ret)
 		return ret;
-	for (i = 0; i < 2; i++) {
+	cb->total = 0;
+	for (i = 0; i < BKEY_JIT_NR_FNS; i++) {
 		bkey_jit_emit_opts(&cb->opts[i], i);
 		ret = bkey_jit_arch_emit(&cb->plan[i], &cb->opts[i], NULL, 0,
 					 &cb->out[i]);
 		if (ret)
 			return ret;
 		cb->len[i] = cb->out[i].len;
+		cb->off[i] = ALIGN(cb->total, VMALLOC_EXEC_ALIGN);
+		cb->total = cb->off[i] + cb->len[i];
 	}
-	cb->pos_off = ALIGN(cb->len[0], VMALLOC_EXEC_ALIGN);
-	cb->total = cb->pos_off + cb->len[1];
 	return 0;
 }
 
@@ -317,8 +344,8 @@ static int bkey_jit_emit_final(struct bkey_jit_compile_buf *cb, void *code)
 	int i, ret;
 
 	bkey_jit_arch_fill_trap(cb->staging, cb->total);
-	for (i = 0; i < 2; i++) {
-		unsigned int off = i ? cb->pos_off : 0;
+	for (i = 0; i < BKEY_JIT_NR_FNS; i++) {
+		unsigned int off = cb->off[i];
 
 		ret = bkey_jit_arch_emit(&cb->plan[i], &cb->opts[i],
 					 cb->staging + off,
@@ -339,15 +366,20 @@ static void bkey_jit_publish(struct bkey_jit_entry *e, void *code,
 {
 	e->code = code;
 	e->code_len = cb->total;
-	e->unpack_entry = cb->out[0].entry;
-	e->pos_entry = cb->pos_off + cb->out[1].entry;
+	e->unpack_entry = cb->off[0] + cb->out[0].entry;
+	e->pos_entry = cb->off[1] + cb->out[1].entry;
+	e->cmp_entry = cb->off[2] + cb->out[2].entry;
 	e->unpack_insns = cb->out[0].nr_insns;
 	e->pos_insns = cb->out[1].nr_insns;
+	e->cmp_insns = cb->out[2].nr_insns;
 	/*
 	 * Release: whoever reads a code pointer also sees the fields above
 	 * (bkey_jit_for_each()). The code bytes themselves were made visible
 	 * to every CPU's instruction fetch by the text copy.
 	 */
+	smp_store_release(&e->jit.cmp,
+			  (bkey_jit_cmp_fn)((u8 *)code + e->cmp_entry));
+	/* release, as above */
 	smp_store_release(&e->jit.unpack_pos,
 			  (bkey_jit_unpack_pos_fn)((u8 *)code + e->pos_entry));
 	/* the entry the fast path checks goes last, with the same release */
@@ -433,8 +465,9 @@ static enum bkey_jit_fallback bkey_jit_compile_bpf(struct bkey_jit_entry *e,
 	}
 
 	e->code_len = bkey_jit_bpf_code_len(b);
-	e->unpack_insns = bkey_jit_bpf_insns(b, false);
-	e->pos_insns = bkey_jit_bpf_insns(b, true);
+	e->unpack_insns = bkey_jit_bpf_insns(b, 0);
+	e->pos_insns = bkey_jit_bpf_insns(b, 1);
+	e->cmp_insns = bkey_jit_bpf_insns(b, 2);
 	/* Release: the fields above are set when the programs are seen. */
 	smp_store_release(&e->bpf, b);
 	atomic_long_inc(&bkey_jit_stat.compiles);
@@ -930,6 +963,53 @@ void bkey_jit_unpack_pos_slow(const struct bkey_jit *j, struct bpos *dst,
 }
 EXPORT_SYMBOL_GPL(bkey_jit_unpack_pos_slow);
 
+/* Verify mode: both compares run, the generic one's result is returned. */
+static noinline int bkey_jit_cmp_verified(const struct bkey_jit *j,
+					  const struct bkey_packed *l,
+					  const struct bkey_packed *r)
+{
+	bkey_jit_cmp_fn fn = READ_ONCE(j->cmp);
+	const struct bkey_jit_bpf *bpf = fn ? NULL : bkey_jit_bpf_of(j);
+	int ret = __bkey_jit_cmp_generic(j, l, r), jit;
+
+	this_cpu_inc(bkey_jit_key_stat.generic_unpacks);
+	if (fn)
+		jit = fn(l, r);
+	else if (bpf)
+		jit = bkey_jit_bpf_cmp(bpf, l, r);
+	else
+		return ret;
+	bkey_jit_verify(&jit, &ret, sizeof(ret));
+	return ret;
+}
+
+/**
+ * bkey_jit_cmp_packed_slow - bkey_jit_cmp_packed() without native code
+ * @j:		unpacker for the format of both keys
+ * @l:		a packed key
+ * @r:		a packed key of the same format
+ *
+ * As bkey_jit_unpack_slow(): the eBPF program when the format has one,
+ * else the generic compare inlined here; verify mode out of line.
+ *
+ * Return: -1, 0 or 1 as @l's position is below, equal to or above @r's.
+ */
+int bkey_jit_cmp_packed_slow(const struct bkey_jit *j,
+			     const struct bkey_packed *l,
+			     const struct bkey_packed *r)
+{
+	enum bkey_jit_mode mode = READ_ONCE(bkey_jit_mode);
+	const struct bkey_jit_bpf *bpf;
+
+	if (unlikely(mode == BKEY_JIT_MODE_VERIFY))
+		return bkey_jit_cmp_verified(j, l, r);
+	bpf = mode == BKEY_JIT_MODE_ON ? bkey_jit_bpf_of(j) : NULL;
+	if (bpf)
+		return bkey_jit_bpf_cmp(bpf, l, r);
+	return __bkey_jit_cmp_generic(j, l, r);
+}
+EXPORT_SYMBOL_GPL(bkey_jit_cmp_packed_slow);
+
 /**
  * bkey_jit_unpack_checked - unpack a key that may be malformed
  * @j:		unpacker
@@ -1064,17 +1144,19 @@ EXPORT_SYMBOL_GPL(bkey_jit_get_stats);
  * @buf:	output
  * @size:	size of @buf
  * @f:		the format
- * @pos_only:	the position-only variant
+ * @kind:	0 the full unpack, 1 the position-only one, 2 the compare
  *
  * Return: characters written as snprintf() counts them, or -EINVAL.
  */
 int bkey_jit_plan_to_text(char *buf, size_t size, const struct bkey_format *f,
-			  bool pos_only)
+			  unsigned int kind)
 {
 	struct bkey_plan plan;
-	int ret = bkey_plan_build(f, pos_only ? BKEY_PLAN_UNPACK_POS :
-				  BKEY_PLAN_UNPACK, &plan);
+	int ret;
 
+	if (kind >= BKEY_PLAN_NR_KINDS)
+		return -EINVAL;
+	ret = bkey_plan_build(f, kind, &plan);
 	if (ret)
 		return -EINVAL;
 	return bkey_plan_to_text(buf, size, &plan);
@@ -1095,6 +1177,7 @@ static void bkey_jit_entry_info(const struct bkey_jit_entry *e,
 			.code_len	= e->code_len,
 			.unpack_insns	= e->unpack_insns,
 			.pos_insns	= e->pos_insns,
+			.cmp_insns	= e->cmp_insns,
 			.backend	= "ebpf",
 		};
 		return;
@@ -1112,8 +1195,10 @@ static void bkey_jit_entry_info(const struct bkey_jit_entry *e,
 		.code_len	= e->code_len,
 		.unpack_entry	= e->unpack_entry,
 		.pos_entry	= e->pos_entry,
+		.cmp_entry	= e->cmp_entry,
 		.unpack_insns	= e->unpack_insns,
 		.pos_insns	= e->pos_insns,
+		.cmp_insns	= e->cmp_insns,
 		.backend	= bkey_jit_arch_name,
 	};
 }

@@ -19,6 +19,8 @@ typedef void (*bkey_jit_unpack_fn)(struct bkey *dst,
 				   const struct bkey_packed *src);
 typedef void (*bkey_jit_unpack_pos_fn)(struct bpos *dst,
 				       const struct bkey_packed *src);
+typedef int (*bkey_jit_cmp_fn)(const struct bkey_packed *l,
+			       const struct bkey_packed *r);
 
 /* Precomputed extraction of one field for the generic C unpack. */
 struct bkey_jit_field {
@@ -34,17 +36,25 @@ struct bkey_jit_field {
  * @unpack:	JIT code for the full key, or NULL (generic C is used);
  *		set at most once, from NULL, while the unpacker is in use
  * @unpack_pos:	JIT code for the position only, or NULL
+ * @cmp:	JIT code comparing two keys by position, or NULL
  * @format:	the format, as validated
  * @fields:	precomputed shifts and masks for the generic C unpack
+ * @cmp_mask:	generic compare: the position bits of its lowest word
+ * @cmp_off:	generic compare: byte offset of its lowest word
+ * @cmp_words:	generic compare: words holding position bits (1..3)
  *
- * Everything but the two code pointers is private to bkey_jit.c; callers
- * only pass it to the functions below.
+ * Everything but the three code pointers is private to bkey_jit.c;
+ * callers only pass it to the functions below.
  */
 struct bkey_jit {
 	bkey_jit_unpack_fn	unpack;
 	bkey_jit_unpack_pos_fn	unpack_pos;
+	bkey_jit_cmp_fn		cmp;
 	struct bkey_format	format;
 	struct bkey_jit_field	fields[BKEY_NR_FIELDS];
+	u64			cmp_mask;
+	u8			cmp_off;
+	u8			cmp_words;
 	u8			u64s_delta;
 	u8			fallback;	/* enum bkey_jit_fallback */
 };
@@ -129,6 +139,12 @@ void bkey_jit_unpack_pos_slow(const struct bkey_jit *j, struct bpos *dst,
 			      const struct bkey_packed *src);
 int bkey_jit_unpack_checked(const struct bkey_jit *j, struct bkey *dst,
 			    const struct bkey_packed *src);
+int bkey_jit_cmp_packed_generic(const struct bkey_jit *j,
+				const struct bkey_packed *l,
+				const struct bkey_packed *r);
+int bkey_jit_cmp_packed_slow(const struct bkey_jit *j,
+			     const struct bkey_packed *l,
+			     const struct bkey_packed *r);
 
 int bkey_jit_set_mode(enum bkey_jit_mode mode);
 enum bkey_jit_mode bkey_jit_get_mode(void);
@@ -136,7 +152,7 @@ void bkey_jit_get_stats(struct bkey_jit_stats *s);
 int bkey_jit_format_to_text(char *buf, size_t size,
 			    const struct bkey_format *f);
 int bkey_jit_plan_to_text(char *buf, size_t size,
-			  const struct bkey_format *f, bool pos_only);
+			  const struct bkey_format *f, unsigned int kind);
 void bkey_jit_set_code_cap(long bytes);
 long bkey_jit_get_code_cap(void);
 
@@ -160,8 +176,10 @@ struct bkey_jit_info {
 	unsigned int	code_len;
 	unsigned int	unpack_entry;	/* entry offsets from @code */
 	unsigned int	pos_entry;
+	unsigned int	cmp_entry;
 	unsigned int	unpack_insns;
 	unsigned int	pos_insns;
+	unsigned int	cmp_insns;
 	const char	*backend;	/* "x86-64", "arm64", "ebpf", "generic" */
 };
 
@@ -229,6 +247,30 @@ static __always_inline void bkey_jit_unpack_pos(const struct bkey_jit *j,
 		fn(dst, src);
 	else
 		bkey_jit_unpack_pos_slow(j, dst, src);
+}
+
+/**
+ * bkey_jit_cmp_packed - compare two packed keys of one format by position
+ * @j:		unpacker from bkey_jit_get() for the format of both keys
+ * @l:		a key packed in @j's format (not a struct bkey)
+ * @r:		another key packed in @j's format
+ *
+ * bcachefs's __bch2_bkey_cmp_packed_format_checked(): the keys compare
+ * as big integers over their position bits (inode, offset, snapshot),
+ * the top bkey_format_key_bits() bits of the key; bits below them (size,
+ * version, the header) do not matter.
+ *
+ * Return: -1, 0 or 1 as @l's position is below, equal to or above @r's.
+ */
+static __always_inline int bkey_jit_cmp_packed(const struct bkey_jit *j,
+					       const struct bkey_packed *l,
+					       const struct bkey_packed *r)
+{
+	bkey_jit_cmp_fn fn = READ_ONCE(j->cmp);
+
+	if (bkey_jit_fast() && likely(fn))
+		return fn(l, r);
+	return bkey_jit_cmp_packed_slow(j, l, r);
 }
 
 #endif /* _BKEY_JIT_H */

@@ -69,8 +69,8 @@ static struct bpf_prog *bkey_jit_bpf_load(const struct bkey_plan *plan,
 }
 
 /**
- * bkey_jit_bpf_compile - compile a format's two plans with the BPF JIT
- * @plan:	the full-key and the position-only plan, blinded
+ * bkey_jit_bpf_compile - compile a format's plans with the BPF JIT
+ * @plan:	the full-key, the position-only and the compare plan, blinded
  *
  * Process context: allocates with GFP_KERNEL and runs the JIT.
  *
@@ -79,14 +79,14 @@ static struct bpf_prog *bkey_jit_bpf_load(const struct bkey_plan *plan,
  * (bpf_jit_enable off, or the JIT failed); -ENODEV (the stub) when the
  * kernel has no BPF JIT at all.
  */
-struct bkey_jit_bpf *bkey_jit_bpf_compile(const struct bkey_plan plan[2])
+struct bkey_jit_bpf *bkey_jit_bpf_compile(const struct bkey_plan plan[BKEY_JIT_BPF_NR_PROGS])
 {
 	struct bkey_jit_bpf *b = kzalloc(sizeof(*b), GFP_KERNEL);
 	int i;
 
 	if (!b)
 		return ERR_PTR(-ENOMEM);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < BKEY_JIT_BPF_NR_PROGS; i++) {
 		b->prog[i] = bkey_jit_bpf_load(&plan[i], &b->insns[i]);
 		if (IS_ERR(b->prog[i])) {
 			struct bkey_jit_bpf *err = ERR_CAST(b->prog[i]);
@@ -108,32 +108,38 @@ struct bkey_jit_bpf *bkey_jit_bpf_compile(const struct bkey_plan plan[2])
  */
 void bkey_jit_bpf_free(struct bkey_jit_bpf *b)
 {
+	int i;
+
 	if (IS_ERR_OR_NULL(b))
 		return;
-	bkey_jit_bpf_release(b->prog[0]);
-	bkey_jit_bpf_release(b->prog[1]);
+	for (i = 0; i < BKEY_JIT_BPF_NR_PROGS; i++)
+		bkey_jit_bpf_release(b->prog[i]);
 	kfree(b);
 }
 
 /**
  * bkey_jit_bpf_insns - eBPF instructions of one program
  * @b:		the programs
- * @pos:	the position-only one
+ * @prog:	0 full key, 1 position only, 2 compare
  *
  * Return: the count, an LD_IMM64 counting once.
  */
-unsigned int bkey_jit_bpf_insns(const struct bkey_jit_bpf *b, bool pos)
+unsigned int bkey_jit_bpf_insns(const struct bkey_jit_bpf *b, unsigned int prog)
 {
-	return b->insns[pos];
+	return b->insns[prog];
 }
 
 /**
  * bkey_jit_bpf_code_len - machine code bytes the BPF JIT produced
  * @b:		the programs
  *
- * Return: both programs' JIT image lengths, added.
+ * Return: the programs' JIT image lengths, added.
  */
 unsigned int bkey_jit_bpf_code_len(const struct bkey_jit_bpf *b)
 {
-	return b->prog[0]->jited_len + b->prog[1]->jited_len;
+	unsigned int i, len = 0;
+
+	for (i = 0; i < BKEY_JIT_BPF_NR_PROGS; i++)
+		len += b->prog[i]->jited_len;
+	return len;
 }

@@ -14,8 +14,10 @@
  *
  * Register use: R1 = dst and R2 = src after the two context loads, plan
  * registers r0..r3 in R3, R4, R5, R0; R6 only as a scratch register when
- * no plan register is free (the JIT saves it then). No stack, no calls,
- * no jumps: straight-line code ending in one EXIT.
+ * no plan register is free (the JIT saves it then). No stack, no calls;
+ * no jumps in an unpack: straight-line code ending in one EXIT. A compare
+ * (ctx dst = l, src = r) is the one program with jumps, all forward, to
+ * its three EXITs returning 0, -1 or 1 in R0.
  */
 #ifndef _BKEY_JIT_BPF_H
 #define _BKEY_JIT_BPF_H
@@ -31,6 +33,9 @@ struct bkey_jit_bpf_ctx {
 	const void	*src;	/* struct bkey_packed, 8-byte aligned */
 };
 
+/* A format's programs: full key, position only, compare. */
+#define BKEY_JIT_BPF_NR_PROGS	3
+
 /* Longest program, in instructions (an LD_IMM64 counts as two). */
 #define BKEY_JIT_BPF_MAX_INSNS	96
 
@@ -40,23 +45,23 @@ int bkey_jit_bpf_lower(const struct bkey_plan *plan,
 		       unsigned int *nr_insns);
 
 /*
- * A format's two programs (full key, position only), JIT-compiled by the
+ * A format's programs (full key, position only, compare), JIT-compiled by the
  * kernel's BPF JIT (bkey_jit_bpf.c; in userspace, run by the test
  * interpreter). Opaque to the cache, which only compiles, calls and frees.
  */
 struct bkey_jit_bpf;
 
 #if IS_ENABLED(CONFIG_BPF_JIT) || !defined(__KERNEL__)
-struct bkey_jit_bpf *bkey_jit_bpf_compile(const struct bkey_plan plan[2]);
+struct bkey_jit_bpf *bkey_jit_bpf_compile(const struct bkey_plan plan[BKEY_JIT_BPF_NR_PROGS]);
 void bkey_jit_bpf_free(struct bkey_jit_bpf *b);
-unsigned int bkey_jit_bpf_insns(const struct bkey_jit_bpf *b, bool pos);
+unsigned int bkey_jit_bpf_insns(const struct bkey_jit_bpf *b, unsigned int prog);
 unsigned int bkey_jit_bpf_code_len(const struct bkey_jit_bpf *b);
 #ifdef __KERNEL__
 #include <linux/filter.h>
 
 struct bkey_jit_bpf {
-	struct bpf_prog	*prog[2];	/* full key, position only */
-	unsigned int	insns[2];
+	struct bpf_prog	*prog[BKEY_JIT_BPF_NR_PROGS]; /* full, position, cmp */
+	unsigned int	insns[BKEY_JIT_BPF_NR_PROGS];
 };
 
 /*
@@ -64,12 +69,12 @@ struct bkey_jit_bpf {
  * (the slow path) plus the program's: through bpf_func with its own type,
  * so kCFI and FineIBT check it.
  */
-static __always_inline void bkey_jit_bpf_call(const struct bpf_prog *prog,
-					      void *dst, const void *src)
+static __always_inline unsigned int
+bkey_jit_bpf_call(const struct bpf_prog *prog, void *dst, const void *src)
 {
 	struct bkey_jit_bpf_ctx ctx = { .dst = dst, .src = src };
 
-	prog->bpf_func(&ctx, prog->insnsi);
+	return prog->bpf_func(&ctx, prog->insnsi);
 }
 
 static __always_inline void bkey_jit_bpf_unpack(const struct bkey_jit_bpf *b,
@@ -85,17 +90,28 @@ bkey_jit_bpf_unpack_pos(const struct bkey_jit_bpf *b, struct bpos *dst,
 {
 	bkey_jit_bpf_call(b->prog[1], dst, src);
 }
+
+/* -1, 0 or 1 as @l's position is below, equal to or above @r's */
+static __always_inline int bkey_jit_bpf_cmp(const struct bkey_jit_bpf *b,
+					    const struct bkey_packed *l,
+					    const struct bkey_packed *r)
+{
+	/* The program's context is not const; it only reads through it. */
+	return (int)bkey_jit_bpf_call(b->prog[2], (void *)l, r);
+}
 #else
 /* userspace: the test interpreter runs the program */
 void bkey_jit_bpf_unpack(const struct bkey_jit_bpf *b, struct bkey *dst,
 			 const struct bkey_packed *src);
 void bkey_jit_bpf_unpack_pos(const struct bkey_jit_bpf *b, struct bpos *dst,
 			     const struct bkey_packed *src);
+int bkey_jit_bpf_cmp(const struct bkey_jit_bpf *b, const struct bkey_packed *l,
+		     const struct bkey_packed *r);
 #endif
 #else
 /* No BPF JIT in this kernel: the eBPF backend never compiles anything. */
 static inline struct bkey_jit_bpf *
-bkey_jit_bpf_compile(const struct bkey_plan plan[2])
+bkey_jit_bpf_compile(const struct bkey_plan plan[BKEY_JIT_BPF_NR_PROGS])
 {
 	return ERR_PTR(-ENODEV);
 }
@@ -116,8 +132,15 @@ static inline void bkey_jit_bpf_unpack_pos(const struct bkey_jit_bpf *b,
 {
 }
 
+static inline int bkey_jit_bpf_cmp(const struct bkey_jit_bpf *b,
+				   const struct bkey_packed *l,
+				   const struct bkey_packed *r)
+{
+	return 0;
+}
+
 static inline unsigned int bkey_jit_bpf_insns(const struct bkey_jit_bpf *b,
-					      bool pos)
+					      unsigned int prog)
 {
 	return 0;
 }

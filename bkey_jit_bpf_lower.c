@@ -333,6 +333,33 @@ static void lower_store_imm(struct bkey_jit_ctx *ctx, unsigned int idx)
 	emit_store_reg(ctx, t, op->off, op->size, true, t);
 }
 
+/* The exits of a compare plan. */
+#define BPF_CMP_LT	0
+#define BPF_CMP_GT	1
+
+/* A forward conditional jump to a label, in instructions after it. */
+static void emit_jmp_label(struct bkey_jit_ctx *ctx, u8 op, u8 a, u8 b,
+			   unsigned int label)
+{
+	s64 rel = ((s64)ctx->label[label] - ctx->len) /
+		  (s64)sizeof(struct bpf_insn) - 1;
+
+	if (ctx->buf && (rel < 0 || rel > 0x7fff)) {
+		ctx->err = -EINVAL;
+		return;
+	}
+	emit(ctx, BPF_JMP_REG(op, a, b, (s16)rel));
+}
+
+/* CMP: greater goes to one exit, otherwise unequal to the other. */
+static void lower_cmp(struct bkey_jit_ctx *ctx, const struct bkey_plan_op *op)
+{
+	u8 a = vreg_map[op->reg], b = vreg_map[op->reg2];
+
+	emit_jmp_label(ctx, BPF_JGT, a, b, BPF_CMP_GT);
+	emit_jmp_label(ctx, BPF_JNE, a, b, BPF_CMP_LT);
+}
+
 static unsigned int bpf_op(struct bkey_jit_ctx *ctx, unsigned int idx)
 {
 	const struct bkey_plan_op *op = &ctx->plan->ops[idx];
@@ -342,6 +369,11 @@ static unsigned int bpf_op(struct bkey_jit_ctx *ctx, unsigned int idx)
 		lower_header(ctx, idx);
 		break;
 	case BKEY_PLAN_LOAD:
+		if (op->arg) {		/* L, in a compare: aligned words */
+			emit(ctx, BPF_LDX_MEM(BPF_DW, vreg_map[op->reg],
+					      DST_REG, op->off));
+			break;
+		}
 		if (!bpf_access_fast(ctx, op->off, op->size))
 			return lower_load_aligned(ctx, idx);
 		emit(ctx, BPF_LDX_MEM(bpf_size(op->size), vreg_map[op->reg],
@@ -364,6 +396,9 @@ static unsigned int bpf_op(struct bkey_jit_ctx *ctx, unsigned int idx)
 	case BKEY_PLAN_STORE_IMM:
 		lower_store_imm(ctx, idx);
 		break;
+	case BKEY_PLAN_CMP:
+		lower_cmp(ctx, op);
+		break;
 	}
 	return 1;
 }
@@ -377,8 +412,20 @@ static void bpf_prologue(struct bkey_jit_ctx *ctx)
 			      offsetof(struct bkey_jit_bpf_ctx, dst)));
 }
 
+/* A compare returns 0 (all equal), or -1 or 1 from its two exits. */
 static void bpf_epilogue(struct bkey_jit_ctx *ctx)
 {
+	if (ctx->plan->kind != BKEY_PLAN_CMP_PACKED) {
+		emit(ctx, BPF_EXIT_INSN());
+		return;
+	}
+	emit(ctx, BPF_MOV64_IMM(BPF_REG_0, 0));
+	emit(ctx, BPF_EXIT_INSN());
+	bkey_jit_emit_label(ctx, BPF_CMP_LT);
+	emit(ctx, BPF_MOV64_IMM(BPF_REG_0, -1));
+	emit(ctx, BPF_EXIT_INSN());
+	bkey_jit_emit_label(ctx, BPF_CMP_GT);
+	emit(ctx, BPF_MOV64_IMM(BPF_REG_0, 1));
 	emit(ctx, BPF_EXIT_INSN());
 }
 

@@ -92,9 +92,9 @@ static void bkey_jit_format_show_one(const struct bkey_jit *j,
 	char buf[200];
 
 	bkey_jit_format_to_text(buf, sizeof(buf), &j->format);
-	seq_printf(m, "%s refs %u backend %s code %pK len %u insns %u/%u fallback %s\n",
+	seq_printf(m, "%s refs %u backend %s code %pK len %u insns %u/%u/%u fallback %s\n",
 		   buf, info->refcount, info->backend, info->code, info->code_len,
-		   info->unpack_insns, info->pos_insns,
+		   info->unpack_insns, info->pos_insns, info->cmp_insns,
 		   bkey_jit_fallback_names[READ_ONCE(j->fallback)]);
 }
 
@@ -110,13 +110,14 @@ static char bkey_jit_code_plan[4096];
 static DEFINE_MUTEX(bkey_jit_code_lock);
 
 static void bkey_jit_code_show_plan(struct seq_file *m,
-				    const struct bkey_format *f, bool pos)
+				    const struct bkey_format *f, unsigned int kind)
 {
+	static const char *const names[] = { "unpack", "unpack_pos", "cmp" };
 	int n = bkey_jit_plan_to_text(bkey_jit_code_plan,
-				      sizeof(bkey_jit_code_plan), f, pos);
+				      sizeof(bkey_jit_code_plan), f, kind);
 
 	seq_printf(m, "plan %s (before blinding: the keys are not kept)\n",
-		   pos ? "unpack_pos" : "unpack");
+		   names[kind]);
 	if (n >= 0)
 		seq_puts(m, bkey_jit_code_plan);
 }
@@ -136,19 +137,21 @@ static void bkey_jit_code_show_one(const struct bkey_jit *j,
 
 	bkey_jit_format_to_text(buf, sizeof(buf), &j->format);
 	seq_printf(m, "format %s\n", buf);
-	bkey_jit_code_show_plan(m, &j->format, false);
-	bkey_jit_code_show_plan(m, &j->format, true);
+	bkey_jit_code_show_plan(m, &j->format, 0);
+	bkey_jit_code_show_plan(m, &j->format, 1);
+	bkey_jit_code_show_plan(m, &j->format, 2);
 	if (!code) {
 		/* generic, or eBPF: its code is the BPF JIT's, not listed */
-		seq_printf(m, "code none backend %s insns %u/%u fallback %s\n\n",
+		seq_printf(m, "code none backend %s insns %u/%u/%u fallback %s\n\n",
 			   info->backend, info->unpack_insns, info->pos_insns,
+			   info->cmp_insns,
 			   bkey_jit_fallback_names[j->fallback]);
 		return;
 	}
-	seq_printf(m, "code %s len %u unpack_entry %u pos_entry %u insns %u/%u\n",
+	seq_printf(m, "code %s len %u unpack_entry %u pos_entry %u cmp_entry %u insns %u/%u/%u\n",
 		   bkey_jit_arch_name ?: "none", info->code_len,
-		   info->unpack_entry, info->pos_entry, info->unpack_insns,
-		   info->pos_insns);
+		   info->unpack_entry, info->pos_entry, info->cmp_entry,
+		   info->unpack_insns, info->pos_insns, info->cmp_insns);
 	for (off = 0; off < info->code_len; off += 16)
 		seq_printf(m, "%04x: %*ph\n", off,
 			   (int)min(16U, info->code_len - off), code + off);

@@ -32,6 +32,26 @@ void bkey_jit_emit_insn(struct bkey_jit_ctx *ctx, const void *insn,
 	ctx->nr_insns++;
 }
 
+/**
+ * bkey_jit_emit_label - mark a branch target at the current position
+ * @ctx:	the emitter context
+ * @id:		the label, below BKEY_JIT_NR_LABELS
+ *
+ * Forward branches read @ctx->label[@id]: in the sizing pass it is not
+ * known yet (a backend encodes branches at a fixed length), in the final
+ * pass it holds the sizing pass's offset, and the final pass fails if
+ * the label lands anywhere else.
+ */
+void bkey_jit_emit_label(struct bkey_jit_ctx *ctx, unsigned int id)
+{
+	if (id >= BKEY_JIT_NR_LABELS ||
+	    (ctx->buf && ctx->label[id] != ctx->len)) {
+		ctx->err = -EINVAL;
+		return;
+	}
+	ctx->label[id] = ctx->len;
+}
+
 static bool size_ok(unsigned int size, unsigned int allowed)
 {
 	return size <= 8 && (allowed & size) && !(size & (size - 1));
@@ -60,21 +80,35 @@ static bool blind_ok(const struct bkey_plan_op *op)
 
 static unsigned int plan_dst_size(const struct bkey_plan *plan)
 {
-	return plan->kind == BKEY_PLAN_UNPACK ? sizeof(struct bkey) :
-						sizeof(struct bpos);
+	switch (plan->kind) {
+	case BKEY_PLAN_UNPACK:
+		return sizeof(struct bkey);
+	case BKEY_PLAN_UNPACK_POS:
+		return sizeof(struct bpos);
+	default:
+		return 0;	/* a compare stores nothing */
+	}
 }
 
 /*
  * The rules of bkey_jit_plan.h, checked for one op: registers in range,
  * shift counts no hardware reduces modulo 32/64, accesses inside the
- * 40-byte packed key and the destination, RET last and only last.
+ * 40-byte packed key and the destination, RET last and only last; a
+ * compare plan only loads 8-byte words of either key, shifts and compares.
  */
 static bool op_valid(const struct bkey_plan *plan, unsigned int idx)
 {
 	const struct bkey_plan_op *op = &plan->ops[idx];
 	bool last = idx + 1 == plan->nr_ops;
+	bool cmp = plan->kind == BKEY_PLAN_CMP_PACKED;
 
 	if (op->code != BKEY_PLAN_RET && last)
+		return false;
+	if (op->arg && (!cmp || op->code != BKEY_PLAN_LOAD))
+		return false;
+	if (cmp && op->code != BKEY_PLAN_LOAD &&
+	    op->code != BKEY_PLAN_EXTRACT && op->code != BKEY_PLAN_CMP &&
+	    op->code != BKEY_PLAN_RET)
 		return false;
 
 	switch (op->code) {
@@ -82,7 +116,8 @@ static bool op_valid(const struct bkey_plan *plan, unsigned int idx)
 		return plan->kind == BKEY_PLAN_UNPACK;
 	case BKEY_PLAN_LOAD:
 		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 15) &&
-		       op->off + op->size <= sizeof(struct bkey_packed);
+		       op->off + op->size <= sizeof(struct bkey_packed) &&
+		       op->arg <= 1 && (!cmp || op->size == 8);
 	case BKEY_PLAN_EXTRACT:
 		return op->reg < BKEY_PLAN_NR_REGS && size_ok(op->size, 12) &&
 		       op->shift < op->size * 8 &&
@@ -102,6 +137,9 @@ static bool op_valid(const struct bkey_plan *plan, unsigned int idx)
 	case BKEY_PLAN_STORE_IMM:
 		return size_ok(op->size, 12) &&
 		       op->off + op->size <= plan_dst_size(plan) && blind_ok(op);
+	case BKEY_PLAN_CMP:
+		return cmp && op->reg < BKEY_PLAN_NR_REGS &&
+		       op->reg2 < BKEY_PLAN_NR_REGS && op->reg != op->reg2;
 	case BKEY_PLAN_RET:
 		return last;
 	default:
@@ -122,8 +160,7 @@ int bkey_plan_validate(const struct bkey_plan *plan)
 	unsigned int i;
 
 	if (!plan || !plan->nr_ops || plan->nr_ops > BKEY_PLAN_MAX_OPS ||
-	    (plan->kind != BKEY_PLAN_UNPACK &&
-	     plan->kind != BKEY_PLAN_UNPACK_POS))
+	    plan->kind >= BKEY_PLAN_NR_KINDS)
 		return -EINVAL;
 	for (i = 0; i < plan->nr_ops; i++)
 		if (!op_valid(plan, i))
@@ -136,6 +173,7 @@ static bool op_reads(const struct bkey_plan_op *op, unsigned int reg)
 {
 	switch (op->code) {
 	case BKEY_PLAN_FUNNEL:
+	case BKEY_PLAN_CMP:
 		return op->reg == reg || op->reg2 == reg;
 	case BKEY_PLAN_EXTRACT:
 	case BKEY_PLAN_ADD:
@@ -255,6 +293,7 @@ int bkey_jit_emit(const struct bkey_jit_backend *be,
 		ret = emit_pass(be, &size);
 	if (!ret && buf) {
 		final.buf = buf;
+		memcpy(final.label, size.label, sizeof(final.label));
 		ret = emit_pass(be, &final);
 		if (!ret && (final.len != size.len ||
 			     final.nr_insns != size.nr_insns ||

@@ -19,6 +19,11 @@
  * and writes code only through bkey_jit_emit_insn(), one whole
  * instruction at a time, so the instruction count is exact and the
  * buffer bound is checked in one place.
+ *
+ * Forward branches (a compare's early exits) go to labels the backend
+ * marks with bkey_jit_emit_label(); the sizing pass finds where they
+ * are, the final pass branches there, and a backend encodes a branch at
+ * the same length in both passes.
  */
 #ifndef _BKEY_JIT_EMIT_H
 #define _BKEY_JIT_EMIT_H
@@ -32,6 +37,9 @@ struct bkey_jit_caps {
 	bool	bitfield_extract; /* (r >> shift) & mask(width) in one */
 };
 
+/* Branch targets a backend may mark (compare plans: the exits). */
+#define BKEY_JIT_NR_LABELS	4
+
 struct bkey_jit_ctx {
 	u8			*buf;		/* NULL in the sizing pass */
 	unsigned int		cap;		/* bytes @buf holds */
@@ -44,6 +52,7 @@ struct bkey_jit_ctx {
 	const struct bkey_jit_emit_opts *opts;
 	const struct bkey_jit_caps *caps;
 	void			*priv;		/* the backend's own state */
+	unsigned int		label[BKEY_JIT_NR_LABELS]; /* offsets */
 	int			err;
 };
 
@@ -58,6 +67,7 @@ struct bkey_jit_backend {
 
 void bkey_jit_emit_insn(struct bkey_jit_ctx *ctx, const void *insn,
 			unsigned int len);
+void bkey_jit_emit_label(struct bkey_jit_ctx *ctx, unsigned int id);
 int bkey_plan_validate(const struct bkey_plan *plan);
 bool bkey_plan_reg_dead_after(const struct bkey_plan *plan, unsigned int idx,
 			      unsigned int reg);

@@ -172,7 +172,7 @@ static void field_precompute(struct bkey_jit_field *fl, unsigned int lsb,
 void bkey_jit_init_generic(struct bkey_jit *j)
 {
 	const struct bkey_format *f = &j->format;
-	unsigned int lsb[BKEY_NR_FIELDS], i;
+	unsigned int lsb[BKEY_NR_FIELDS], i, bits;
 
 	bkey_format_field_lsb(f, lsb);
 	for (i = 0; i < BKEY_NR_FIELDS; i++)
@@ -184,6 +184,12 @@ void bkey_jit_init_generic(struct bkey_jit *j)
 		     j->fields[BKEY_FIELD_SIZE].straddle ||
 		     j->fields[BKEY_FIELD_VERSION_HI].straddle);
 	j->u64s_delta = BKEY_U64s - f->key_u64s;
+
+	bits = bkey_jit_cmp_key_bits(f);
+	/* No position bits: one word, nothing of it compared. */
+	j->cmp_words = max(DIV_ROUND_UP(bits, 64), 1U);
+	j->cmp_off = 8 * (f->key_u64s - j->cmp_words);
+	j->cmp_mask = bits ? ~0ULL << (64 * j->cmp_words - bits) : 0;
 }
 
 /**
@@ -214,6 +220,24 @@ void bkey_jit_unpack_pos_generic(const struct bkey_jit *j, struct bpos *dst,
 	__bkey_jit_unpack_pos_generic(j, dst, src);
 }
 EXPORT_SYMBOL_GPL(bkey_jit_unpack_pos_generic);
+
+/**
+ * bkey_jit_cmp_packed_generic - the generic C compare of two packed keys
+ * @j:		unpacker for the format of both keys
+ * @l:		a packed key
+ * @r:		a packed key of the same format
+ *
+ * Same result as bcachefs's __bkey_cmp_bits() over the format's key bits.
+ *
+ * Return: -1, 0 or 1 as @l's position is below, equal to or above @r's.
+ */
+int bkey_jit_cmp_packed_generic(const struct bkey_jit *j,
+				const struct bkey_packed *l,
+				const struct bkey_packed *r)
+{
+	return __bkey_jit_cmp_generic(j, l, r);
+}
+EXPORT_SYMBOL_GPL(bkey_jit_cmp_packed_generic);
 
 /**
  * bkey_jit_format_to_text - print a format

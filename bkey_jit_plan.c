@@ -205,10 +205,50 @@ static void plan_merge_const_stores(struct bkey_plan *plan)
 	plan->nr_ops = n;
 }
 
+/*
+ * A compare of two keys of one format, as bcachefs's __bkey_cmp_bits():
+ * the position (inode, offset, snapshot) is the key's top
+ * bkey_format_key_bits() bits, so keys compare as big integers over
+ * them. Word by word from the top, each a CMP that returns at the first
+ * difference; in the lowest word the bits below the snapshot field are
+ * shifted out of both values (two shifts by a count, where a mask would
+ * be a format-derived immediate to blind).
+ */
+static void plan_cmp(struct bkey_plan *plan, const struct bkey_format *f)
+{
+	unsigned int bits = bkey_jit_cmp_key_bits(f);
+	unsigned int words = DIV_ROUND_UP(bits, 64), i, r;
+	struct bkey_plan_op *op;
+
+	for (i = 0; i < words; i++) {
+		unsigned int w = f->key_u64s - 1 - i;
+		unsigned int shift = i + 1 == words ? 64 * words - bits : 0;
+
+		/* Alternate register pairs: the next loads need not wait. */
+		for (r = 0; r < 2; r++) {
+			op = plan_add(plan, BKEY_PLAN_LOAD);
+			op->reg = 2 * (i & 1) + r;
+			op->size = 8;
+			op->off = 8 * w;
+			op->arg = !r;
+		}
+		for (r = 0; shift && r < 2; r++) {
+			op = plan_add(plan, BKEY_PLAN_EXTRACT);
+			op->reg = 2 * (i & 1) + r;
+			op->size = 8;
+			op->shift = shift;
+			op->width = 64 - shift;
+		}
+		op = plan_add(plan, BKEY_PLAN_CMP);
+		op->reg = 2 * (i & 1);
+		op->reg2 = 2 * (i & 1) + 1;
+	}
+}
+
 /**
  * bkey_plan_build - lower a format to a plan
  * @f:		the format; validated here, no plan for an invalid one
- * @kind:	full key or position only
+ * @kind:	full key, position only, or a compare of two keys
  * @plan:	output
  *
  * Return: 0, or a negative bkey_format_validate() error.
@@ -227,6 +267,12 @@ int bkey_plan_build(const struct bkey_format *f, enum bkey_plan_kind kind,
 	bkey_format_field_lsb(f, lsb);
 	plan->kind = kind;
 	plan->nr_ops = 0;
+
+	if (kind == BKEY_PLAN_CMP_PACKED) {
+		plan_cmp(plan, f);
+		plan_add(plan, BKEY_PLAN_RET);
+		return 0;
+	}
 
 	if (kind == BKEY_PLAN_UNPACK) {
 		op = plan_add(plan, BKEY_PLAN_HEADER);
@@ -274,6 +320,7 @@ static const char *const plan_op_names[] = {
 	[BKEY_PLAN_ADD]		= "add",
 	[BKEY_PLAN_STORE]	= "store",
 	[BKEY_PLAN_STORE_IMM]	= "store_imm",
+	[BKEY_PLAN_CMP]		= "cmp",
 	[BKEY_PLAN_RET]		= "ret",
 };
 
@@ -299,8 +346,9 @@ static int plan_op_to_text(char *buf, size_t size, const struct bkey_plan_op *op
 	case BKEY_PLAN_HEADER:
 		return snprintf(buf, size, "%s u64s+=%llu :%u", name, imm, op->size);
 	case BKEY_PLAN_LOAD:
-		return snprintf(buf, size, "%s r%u = src[%u]:%u", name,
-				op->reg, op->off, op->size);
+		return snprintf(buf, size, "%s r%u = %s[%u]:%u", name,
+				op->reg, op->arg ? "l" : "src", op->off,
+				op->size);
 	case BKEY_PLAN_EXTRACT:
 		return snprintf(buf, size, "%s r%u >> %u width %u%s :%u", name,
 				op->reg, op->shift, op->width,
@@ -318,6 +366,9 @@ static int plan_op_to_text(char *buf, size_t size, const struct bkey_plan_op *op
 		return snprintf(buf, size, "%s r%u += %#llx%s :%u", name,
 				op->reg, imm, plan_blind_text(op, key, sizeof(key)),
 				op->size);
+	case BKEY_PLAN_CMP:
+		return snprintf(buf, size, "%s r%u, r%u: ret -1/1 if !=", name,
+				op->reg, op->reg2);
 	case BKEY_PLAN_STORE:
 		return snprintf(buf, size, "%s dst[%u]:%u = r%u", name,
 				op->off, op->size, op->reg);

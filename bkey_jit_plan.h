@@ -31,7 +31,17 @@
  *               value below bit width can carry into it)
  *   STORE       low size bytes of r[reg] to DST + off (size 4 or 8)
  *   STORE_IMM   low size bytes of imm to DST + off (size 4 or 8)
- *   RET         return; the last op, and only the last
+ *   CMP         if r[reg] != r[reg2] (unsigned 64-bit), return -1 when
+ *               r[reg] < r[reg2], else 1 (compare plans only)
+ *   RET         return (0 from a compare plan); the last op, and only
+ *               the last
+ *
+ *   Compare plans (BKEY_PLAN_CMP_PACKED, int fn(const struct bkey_packed *l,
+ *   const struct bkey_packed *r)): L takes the place of DST (the first
+ *   argument), R the place of SRC. A LOAD with @arg set reads L, else R;
+ *   nothing is stored. Only LOAD (size 8), EXTRACT and CMP
+ *   come before RET. A CMP is a forward branch to the function's exit:
+ *   backends resolve it through the driver's labels (bkey_jit_emit.h).
  *
  *   bkey_plan_validate() (bkey_jit_emit.c) checks these rules once for
  *   every backend.
@@ -64,6 +74,7 @@ enum bkey_plan_opcode {
 	BKEY_PLAN_ADD,
 	BKEY_PLAN_STORE,
 	BKEY_PLAN_STORE_IMM,
+	BKEY_PLAN_CMP,
 	BKEY_PLAN_RET,
 	BKEY_PLAN_NR_OPCODES,
 };
@@ -84,13 +95,15 @@ enum bkey_plan_blind_kind {
 struct bkey_plan_op {
 	u8	code;		/* enum bkey_plan_opcode */
 	u8	reg;
-	u8	reg2;		/* FUNNEL: the register holding the high word */
+	/* FUNNEL: the register holding the high word; CMP: right-hand side */
+	u8	reg2;
 	u8	size;		/* bytes, see above */
 	u8	shift;
 	u8	width;
 	u8	mask;		/* EXTRACT: the AND is needed */
 	u8	off;		/* LOAD: SRC offset; STORE*: DST offset */
 	u8	blind;		/* ADD, STORE_IMM: enum bkey_plan_blind_kind */
+	u8	arg;		/* LOAD in a compare plan: 1 reads L, 0 R */
 	u32	key;		/* ADD, STORE_IMM: blinding key */
 	u64	imm;		/* HEADER, ADD, STORE_IMM */
 };
@@ -98,6 +111,9 @@ struct bkey_plan_op {
 enum bkey_plan_kind {
 	BKEY_PLAN_UNPACK,	/* void fn(struct bkey *, const struct bkey_packed *) */
 	BKEY_PLAN_UNPACK_POS,	/* void fn(struct bpos *, const struct bkey_packed *) */
+	/* int fn(const struct bkey_packed *l, const struct bkey_packed *r) */
+	BKEY_PLAN_CMP_PACKED,
+	BKEY_PLAN_NR_KINDS,
 };
 
 struct bkey_plan {
@@ -164,6 +180,17 @@ extern const struct bkey_jit_field_dst bkey_jit_field_dst[BKEY_NR_FIELDS];
 
 /* Fields a position-only unpack produces: inode, offset, snapshot. */
 #define BKEY_POS_NR_FIELDS	3
+
+/*
+ * Bits a compare looks at: the position fields, the key's top bits
+ * (bcachefs's bkey_format_key_bits(), b->nr_key_bits).
+ */
+static inline unsigned int bkey_jit_cmp_key_bits(const struct bkey_format *f)
+{
+	return f->bits_per_field[BKEY_FIELD_INODE] +
+	       f->bits_per_field[BKEY_FIELD_OFFSET] +
+	       f->bits_per_field[BKEY_FIELD_SNAPSHOT];
+}
 
 struct bkey_jit;
 

@@ -63,6 +63,10 @@ static_assert(offsetof(struct bpf_insn, imm) == 4);
 #define BPF_TO_LE	0x00
 #define BPF_TO_BE	0x08
 #define BPF_EXIT	0x90
+#define BPF_JA		0x00
+#define BPF_JEQ		0x10
+#define BPF_JGT		0x20
+#define BPF_JNE		0x50
 
 #define BPF_SRC(code)	((code) & 0x08)
 #define BPF_K		0x00
@@ -190,6 +194,14 @@ enum {
 		.src_reg = 0,					\
 		.off   = OFF,					\
 		.imm   = IMM })
+
+#define BPF_JMP_REG(OP, DST, SRC, OFF)				\
+	((struct bpf_insn) {					\
+		.code  = BPF_JMP | BPF_OP(OP) | BPF_X,		\
+		.dst_reg = DST,					\
+		.src_reg = SRC,					\
+		.off   = OFF,					\
+		.imm   = 0 })
 
 #define BPF_EXIT_INSN()						\
 	((struct bpf_insn) {					\

@@ -478,6 +478,74 @@ print(text, end="")
 EOF
 python3 -c "$SCALE_PY" "$OUT"
 
+# The packed-key compare (bkey_jit_cmp_packed()): own instructions per
+# compare under callgrind, each key of a node against the next, the JIT
+# against our generic C and 6.12's __bkey_cmp_bits() (x86-64 asm there).
+cmp_one() {
+	local fmt=$1 mode=$2 base=$OUT/callgrind/cmp.$1.$2
+
+	valgrind --tool=callgrind --collect-atstart=no \
+		--toggle-collect=bench_cmp_walk --smc-check=all-non-file \
+		--callgrind-out-file="$base.cg" \
+		"$NATIVE" --callgrind-cmp "$mode" "$fmt" > "$base.out" 2> "$base.log" ||
+		{ echo "cmp,$fmt,$mode,0,0"; return; }
+	echo "cmp,$fmt,$mode,$(sed -n 's/^keys,//p' "$base.out"),$(awk '/^totals:/ { print $2 }' "$base.cg")"
+}
+export -f cmp_one
+if command -v valgrind >/dev/null; then
+	echo "bench-user: instructions per compare under callgrind ..." >&2
+	for fmt in $("$NATIVE" --list); do
+		for m in harness jit generic bch bchcall; do
+			echo "$fmt $m"
+		done
+	done | xargs -P "$NCPU" -n 2 bash -c 'cmp_one "$@"' _ > "$OUT/cmp.csv"
+	# the compare's code size and compile time; arm64's size under qemu
+	for fmt in $("$NATIVE" --list); do
+		"$NATIVE" --cmp-static "$fmt" || true
+		if command -v qemu-aarch64-static >/dev/null; then
+			qemu-aarch64-static "$ARM64" --cmp-static "$fmt" || true
+		fi
+	done >> "$OUT/cmp.csv"
+	python3 - "$OUT" <<'EOF'
+import os, sys
+out = sys.argv[1]
+ir, st = {}, {}
+for line in open(os.path.join(out, "cmp.csv")):
+    r = line.strip().split(",")
+    if r[0] == "cmpstatic":
+        st[(r[1], r[2])] = (int(r[3]), int(r[4]), float(r[5]))
+        continue
+    _, fmt, mode, n, total = r
+    ir.setdefault(fmt, {})[mode] = (int(n), int(total))
+M = ("jit", "generic", "bch", "bchcall")
+L = ["", "packed-key compare (each key of a node against the next), instructions per compare",
+     "under callgrind; own = minus the harness (the loop and a 4-instruction compare);",
+     "6.12 = __bkey_cmp_bits() inlined (bkey_sort.c), 6.12 call = one call further (bkey.c):",
+     "x86 bytes/insns and arm64 insns: the whole compare function (both exits);",
+     "compile ns: plan, blind, size and emit the compare alone (x86-64):",
+     f"  {'format':<12} {'harness':>8} {'jit':>6} {'generic':>8} {'6.12':>6} {'6.12 call':>10}"
+     f" {'jit/6.12':>9} {'generic/6.12 call':>18} {'x86 bytes/insns':>16}"
+     f" {'arm64 insns':>12} {'compile ns':>11}"]
+for fmt in sorted(ir, key=list(ir).index):
+    m = ir[fmt]
+    if not all(k in m and m[k][0] for k in ("harness",) + M):
+        L.append(f"  {fmt:<12} (a run failed)")
+        continue
+    h = m["harness"][1] / m["harness"][0]
+    own = {k: m[k][1] / m[k][0] - h for k in M}
+    x86 = st.get((fmt, "x86-64"))
+    a64 = st.get((fmt, "arm64"))
+    L.append(f"  {fmt:<12} {h:8.2f} {own['jit']:6.2f} {own['generic']:8.2f} {own['bch']:6.2f}"
+             f" {own['bchcall']:10.2f} {own['jit'] / own['bch']:8.2f}x"
+             f" {own['generic'] / own['bchcall']:17.2f}x"
+             f" {(f'{x86[0]}/{x86[1]}' if x86 else '-'):>16}"
+             f" {(str(a64[1]) if a64 else '-'):>12} {(f'{x86[2]:.0f}' if x86 else '-'):>11}")
+text = "\n".join(L) + "\n"
+open(os.path.join(out, "results.txt"), "a").write(text)
+print(text, end="")
+EOF
+fi
+
 # The plot: pngcairo, else gnuplot's libgd png, else the hand-written PNG.
 plot() {
 	gnuplot -e "datafile='$OUT/ns_per_key.dat'; outfile='$OUT/ns_per_key.png'; harness=$(cat "$OUT/harness_ns"); term='$1'" \

@@ -51,6 +51,7 @@
 #include "bkey_jit_bpf.h"
 #include "tests/ebpf_interp.h"
 #include "tests/ref_unpack.h"
+#include "bch_cmp_bits.h"	/* 6.12's __bkey_cmp_bits(), scripts/cmp-bits.sh */
 #ifdef BENCH_OLD_EMIT
 #include "tests/old_emit_shim.h"
 #endif
@@ -1429,11 +1430,182 @@ static int callgrind_mode(const char *mode, const char *name, unsigned int k)
 	return 0;
 }
 
+/*
+ * The packed-key compare, counted by callgrind like the unpack: each key
+ * against the next one of the node (sorted, so mostly the low position
+ * fields decide, as in a sort or a search), through a function pointer
+ * from a noipa loop. Modes: harness (the loop alone), jit (the compiled
+ * compare, called directly as bkey_jit_cmp_packed() does), generic (our
+ * C, bkey_jit_cmp_packed_generic(), one call further as the fallback
+ * is), bch (6.12's __bkey_cmp_bits() as the inlined
+ * bch2_bkey_cmp_packed_inlined() runs it in bkey_sort.c: x86-64 assembly
+ * on x86-64, else its C), bchcall (the same one call further, as the
+ * out-of-line bch2_bkey_cmp_packed() of bkey.c runs it).
+ */
+typedef int (*cmp_walk_fn)(const struct bkey_packed *l,
+			   const struct bkey_packed *r);
+
+__attribute__((noipa))
+int bench_cmp_walk(cmp_walk_fn fn, const struct bkey_packed *k,
+		   unsigned int nr)
+{
+	int sink = 0;
+
+	while (nr--) {
+		const struct bkey_packed *n = (const void *)((const u64 *)k + k->u64s);
+
+		sink += fn(k, n);
+		k = n;
+	}
+	return sink;
+}
+
+static int cmp_harness(const struct bkey_packed *l, const struct bkey_packed *r)
+{
+	return l->u64s - r->u64s;
+}
+
+static int cmp_generic(const struct bkey_packed *l, const struct bkey_packed *r)
+{
+	return bkey_jit_cmp_packed_generic(cur_j, l, r);
+}
+
+static unsigned int cur_nr_key_bits;
+
+/* What 6.12 runs on this host: the assembly on x86-64, else the C. */
+static __always_inline int bch612_cmp_bits_x86_or_c(const u64 *l,
+						    const u64 *r,
+						    unsigned int nr_key_bits)
+{
+#ifdef HAVE_BCH612_CMP_BITS_X86
+	return bch612_cmp_bits_x86(l, r, nr_key_bits);
+#else
+	return bch612_cmp_bits_c(l, r, nr_key_bits);
+#endif
+}
+
+static int cmp_bch(const struct bkey_packed *l, const struct bkey_packed *r)
+{
+	const u64 *hl = (const u64 *)l + cur_f->key_u64s - 1;
+	const u64 *hr = (const u64 *)r + cur_f->key_u64s - 1;
+
+	return bch612_cmp_bits_x86_or_c(hl, hr, cur_nr_key_bits);
+}
+
+/* A btree's fields that __bch2_bkey_cmp_packed_format_checked() reads. */
+struct bch_cmp_btree {
+	struct bkey_format	format;
+	unsigned int		nr_key_bits;
+};
+
+static struct bch_cmp_btree cur_btree;
+
+noinline
+int bch_cmp_packed_call(const struct bkey_packed *l, const struct bkey_packed *r,
+			const struct bch_cmp_btree *b)
+{
+	return bch612_cmp_bits_x86_or_c((const u64 *)l + b->format.key_u64s - 1,
+					(const u64 *)r + b->format.key_u64s - 1,
+					b->nr_key_bits);
+}
+
+static int cmp_bch_call(const struct bkey_packed *l, const struct bkey_packed *r)
+{
+	return bch_cmp_packed_call(l, r, &cur_btree);
+}
+
+static int callgrind_cmp_mode(const char *mode, const char *name, unsigned int k)
+{
+	struct bench_fmt b;
+	cmp_walk_fn fn;
+	int sink = 0;
+
+	bench_fmt_init(&b, find_suite(name));
+	cur_j = b.j;
+	cur_f = &b.f;
+	cur_nr_key_bits = bkey_jit_cmp_key_bits(&b.f);
+	cur_btree.format = b.f;
+	cur_btree.nr_key_bits = cur_nr_key_bits;
+	if (!strcmp(mode, "harness")) {
+		fn = cmp_harness;
+	} else if (!strcmp(mode, "generic")) {
+		fn = cmp_generic;
+	} else if (!strcmp(mode, "bch")) {
+		fn = cmp_bch;
+	} else if (!strcmp(mode, "bchcall")) {
+		fn = cmp_bch_call;
+	} else if (!strcmp(mode, "jit") && b.j->cmp) {
+		fn = b.j->cmp;
+	} else {
+		fprintf(stderr, "bench: no compare mode %s (or no code)\n", mode);
+		return 2;
+	}
+	/* Every mode must order the node's keys as 6.12 does. */
+	{
+		const struct bkey_packed *p = (const void *)b.packed;
+		unsigned int i;
+
+		for (i = 0; i + 1 < NR_KEYS; i++) {
+			const struct bkey_packed *n = (const void *)((const u64 *)p + p->u64s);
+
+			if (fn != cmp_harness && fn(p, n) != cmp_bch(p, n)) {
+				fprintf(stderr, "bench: %s compare differs from 6.12\n", mode);
+				return 1;
+			}
+			p = n;
+		}
+	}
+	while (k--)
+		sink += bench_cmp_walk(fn, (const void *)b.packed, NR_KEYS - 1);
+	bench_sink ^= sink;
+	printf("keys,%u\n", (NR_KEYS - 1) * 8);
+	return 0;
+}
+
+/*
+ * The compare function's size and cost to compile (plan, blind, emit):
+ * "cmpstatic,FORMAT,ARCH,BYTES,INSNS,NS".
+ */
+static int cmp_static(const char *name)
+{
+	const struct suite *s = find_suite(name);
+	struct bkey_jit_emit_opts o = { 0 };
+	struct bkey_jit_emitted out = { 0 };
+	double samples[COMPILE_RUNS];
+	u8 buf[BKEY_JIT_MAX_CODE] __aligned(16);
+	struct bench_fmt b;
+	struct bkey_plan plan;
+	unsigned int r, i;
+	int ret = 0;
+
+	bench_fmt_init(&b, s);
+	for (r = 0; r < COMPILE_RUNS; r++) {
+		u64 t = now_ns();
+
+		for (i = 0; i < COMPILE_BATCH && !ret; i++) {
+			ret = bkey_plan_build(&b.f, BKEY_PLAN_CMP_PACKED, &plan);
+			if (!ret)
+				bkey_plan_blind(&plan, get_random_u64());
+			if (!ret)
+				ret = bkey_jit_arch_emit(&plan, &o, buf,
+							 (unsigned long)buf, &out);
+		}
+		samples[r] = (double)(now_ns() - t) / COMPILE_BATCH;
+	}
+	if (ret)
+		return 1;
+	printf("cmpstatic,%s,%s,%u,%u,%.1f\n", name, bkey_jit_arch_name,
+	       out.len - out.entry, out.nr_insns, median(samples, COMPILE_RUNS));
+	return 0;
+}
+
 static void print_usage(void)
 {
 	fprintf(stderr,
 		"usage: bench [--no-blind] [--cpu N] | --static-only | --list |\n"
 		"       --callgrind harness|jit|jitpos|generic|bch|bchcall|old FORMAT [K] |\n"
+		"       --callgrind-cmp harness|jit|generic|bch|bchcall FORMAT |\n"
+		"       --cmp-static FORMAT |\n"
 		"       --dump-code DIR | [--cpu N] --scale\n");
 	exit(2);
 }
@@ -1459,6 +1631,10 @@ int main(int argc, char **argv)
 			return callgrind_mode(argv[i + 1], argv[i + 2],
 					      i + 3 < (unsigned int)argc ?
 					      atoi(argv[i + 3]) : 8);
+		} else if (!strcmp(argv[i], "--cmp-static") && i + 1 < (unsigned int)argc) {
+			return cmp_static(argv[i + 1]);
+		} else if (!strcmp(argv[i], "--callgrind-cmp") && i + 2 < (unsigned int)argc) {
+			return callgrind_cmp_mode(argv[i + 1], argv[i + 2], 8);
 		} else if (!strcmp(argv[i], "--dump-code") && i + 1 < (unsigned int)argc) {
 			dump_dir = argv[++i];
 		} else if (!strcmp(argv[i], "--scale")) {

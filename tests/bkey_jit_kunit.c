@@ -201,6 +201,75 @@ static void bkey_jit_test_differential(struct kunit *test)
 		   with_code, ebpf);
 }
 
+/* Flip bit @p of @k, counted as ref_cmp_bits() does from the top. */
+static void flip_bit(const struct bkey_format *f, struct bkey_packed *k,
+		     unsigned int p)
+{
+	k->_data[f->key_u64s - 1 - p / 64] ^= 1ULL << (63 - p % 64);
+}
+
+/*
+ * The packed-key compare in every mode (on: the native code, verify: both
+ * and a mismatch counted, off: the generic C), against the bit-at-a-time
+ * reference: equal keys, one bit flipped at every bit of the key (below
+ * the position it must not matter), random pairs.
+ */
+static void bkey_jit_test_cmp(struct kunit *test)
+{
+	static const enum bkey_jit_mode modes[] = {
+		BKEY_JIT_MODE_ON, BKEY_JIT_MODE_VERIFY, BKEY_JIT_MODE_OFF,
+	};
+	struct bkey_packed l __aligned(8), r __aligned(8);
+	struct bkey_jit_stats before, after;
+	unsigned int n, p, m, with_code = 0;
+
+	save_mode(test);
+	bkey_jit_get_stats(&before);
+	for (n = 0; n < 1000; n++) {
+		struct bkey_format f;
+		struct bkey_jit *j;
+
+		random_format(&f);
+		j = get_compiled(&f);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(j));
+		with_code += !!READ_ONCE(j->cmp);
+
+		for (m = 0; m < ARRAY_SIZE(modes); m++) {
+			KUNIT_ASSERT_EQ(test, bkey_jit_set_mode(modes[m]), 0);
+			random_key(&f, &l);
+			r = l;
+			KUNIT_EXPECT_EQ(test, bkey_jit_cmp_packed(j, &l, &r), 0);
+			for (p = 0; p < 64 * f.key_u64s; p++) {
+				int want;
+
+				random_key(&f, &l);
+				r = l;
+				flip_bit(&f, &r, p);
+				want = ref_cmp_bits(&f, &l, &r);
+				if (bkey_jit_cmp_packed(j, &l, &r) != want ||
+				    bkey_jit_cmp_packed(j, &r, &l) != -want ||
+				    bkey_jit_cmp_packed_generic(j, &l, &r) != want) {
+					print_failure(test, j, &l);
+					KUNIT_FAIL(test, "compare mismatch: mode %u bit %u want %d",
+						   modes[m], p, want);
+					bkey_jit_put(j);
+					return;
+				}
+			}
+			random_key(&f, &r);
+			KUNIT_EXPECT_EQ(test, bkey_jit_cmp_packed(j, &l, &r),
+					ref_cmp_bits(&f, &l, &r));
+		}
+		bkey_jit_put(j);
+		cond_resched();
+	}
+	bkey_jit_get_stats(&after);
+	KUNIT_EXPECT_EQ(test, after.verify_mismatches, before.verify_mismatches);
+	if (bkey_jit_arch_name)
+		KUNIT_EXPECT_EQ(test, with_code, 1000U);
+	kunit_info(test, "1000 formats, %u with compare code\n", with_code);
+}
+
 #ifdef CONFIG_X86_64
 /* Every emitted function decodes with the kernel's decoder, as reported. */
 static void bkey_jit_test_insn_decode(struct kunit *test)
@@ -215,7 +284,7 @@ static void bkey_jit_test_insn_decode(struct kunit *test)
 		struct bkey_format f;
 
 		random_format(&f);
-		for (kind = 0; kind < 2; kind++) {
+		for (kind = 0; kind < BKEY_PLAN_NR_KINDS; kind++) {
 			struct bkey_jit_emitted out;
 			struct bkey_plan plan;
 			unsigned int off, insns = 0;
@@ -664,6 +733,16 @@ static void bkey_jit_test_ebpf_backend(struct kunit *test)
 			KUNIT_EXPECT_MEMEQ(test, &a, &c, sizeof(a));
 			KUNIT_EXPECT_MEMEQ(test, &pa, &pc, sizeof(pa));
 		}
+		/* The compare program: a key against itself and a neighbour. */
+		KUNIT_EXPECT_NULL(test, READ_ONCE(j->cmp));
+		for (i = 0; i < 64 * f.key_u64s; i++) {
+			struct bkey_packed r = k;
+
+			KUNIT_EXPECT_EQ(test, bkey_jit_cmp_packed(j, &k, &r), 0);
+			flip_bit(&f, &r, i);
+			KUNIT_EXPECT_EQ(test, bkey_jit_cmp_packed(j, &k, &r),
+					ref_cmp_bits(&f, &k, &r));
+		}
 		bkey_jit_put(j);
 	}
 	kunit_info(test, "200 formats, %u compiled by the BPF JIT (bpf_jit_enable %d)\n",
@@ -856,6 +935,7 @@ static void bkey_jit_test_blinding_scan(struct kunit *test)
 
 static struct kunit_case bkey_jit_test_cases[] = {
 	KUNIT_CASE(bkey_jit_test_differential),
+	KUNIT_CASE(bkey_jit_test_cmp),
 #ifdef CONFIG_X86_64
 	KUNIT_CASE(bkey_jit_test_insn_decode),
 #endif

@@ -137,18 +137,22 @@ static inline unsigned int blind_count(const u8 *code, unsigned int len,
 }
 
 /*
- * The scan of one compiled unpacker (both functions, preambles and
- * padding included): @p nowhere when it is a scanned pattern, ENDBR64
- * and ENDBR32 only at the two entries. Return the number of hits.
+ * The scan of one compiled unpacker (its three functions: unpack,
+ * position, compare; preambles and padding included): @p nowhere when it
+ * is a scanned pattern, ENDBR64 and ENDBR32 only at the entries. Return
+ * the number of hits.
  */
+#define BLIND_NR_ENTRIES	3
+
 static inline unsigned int blind_scan(const u8 *code, unsigned int len,
-				      const unsigned int entry[2],
+				      const unsigned int entry[BLIND_NR_ENTRIES],
 				      const struct blind_pattern *p)
 {
 	unsigned int n = 0, i;
 
 	for (i = 0; i < 2; i++)
-		n += blind_count(code, len, blind_fixed_patterns[i].b, entry, 2);
+		n += blind_count(code, len, blind_fixed_patterns[i].b, entry,
+				 BLIND_NR_ENTRIES);
 	/* ENDBR patterns planted are counted above, entries allowed. */
 	if (p->scanned && memcmp(p->b, blind_fixed_patterns[0].b, 4) &&
 	    memcmp(p->b, blind_fixed_patterns[1].b, 4))
@@ -161,7 +165,7 @@ struct blind_code {
 	const struct bkey_jit	*j;
 	const u8		*code;
 	unsigned int		len;
-	unsigned int		entry[2];
+	unsigned int		entry[BLIND_NR_ENTRIES];
 };
 
 static inline void blind_find_code(const struct bkey_jit *j,
@@ -175,6 +179,7 @@ static inline void blind_find_code(const struct bkey_jit *j,
 	c->len = info->code_len;
 	c->entry[0] = info->unpack_entry;
 	c->entry[1] = info->pos_entry;
+	c->entry[2] = info->cmp_entry;
 }
 
 #endif /* _BLIND_SCAN_H */

@@ -205,9 +205,33 @@ int ebpf_run(struct ebpf_vm *vm, const struct bpf_insn *prog,
 			memcpy(p, &v, n);
 			break;
 		case BPF_JMP:
+			if (BPF_SRC(in->code) == BPF_X &&
+			    (BPF_OP(in->code) == BPF_JEQ ||
+			     BPF_OP(in->code) == BPF_JNE ||
+			     BPF_OP(in->code) == BPF_JGT)) {
+				bool taken;
+
+				/* Forward only: every program terminates. */
+				if (in->off < 0 || in->imm)
+					return vm_fail(vm, pc, "jump off %d", in->off);
+				if (!(init & (1 << dst)) || !(init & (1 << src)))
+					return vm_fail(vm, pc, "r%u/r%u read before written",
+						       dst, src);
+				if (BPF_OP(in->code) == BPF_JEQ)
+					taken = reg[dst] == reg[src];
+				else if (BPF_OP(in->code) == BPF_JNE)
+					taken = reg[dst] != reg[src];
+				else
+					taken = reg[dst] > reg[src];
+				if (taken)
+					pc += in->off;
+				break;
+			}
 			if (in->code != (BPF_JMP | BPF_EXIT) || dst || src ||
 			    in->off || in->imm)
 				return vm_fail(vm, pc, "JMP %#x", in->code);
+			if (!(init & (1 << BPF_REG_0)) && vm->want_r0)
+				return vm_fail(vm, pc, "r0 read before written");
 			if (r0)
 				*r0 = reg[BPF_REG_0];
 			return 0;

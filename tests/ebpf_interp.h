@@ -25,6 +25,7 @@ struct ebpf_vm {
 	struct ebpf_region	regions[EBPF_MAX_REGIONS];
 	unsigned int		nr_regions;
 	bool			strict_align;	/* trap on a misaligned access */
+	bool			want_r0;	/* EXIT must return a value */
 	unsigned long		executed;	/* instructions run, LD_IMM64 once */
 	char			err[128];	/* why the run failed */
 };

@@ -24,7 +24,7 @@
 
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size);
 
-/* ENDBR64/ENDBR32 in the cached code of @j only at its two entries. */
+/* ENDBR64/ENDBR32 in the cached code of @j only at its entries. */
 static void scan_code(struct bkey_jit *j)
 {
 	struct blind_code c = { .j = j };
@@ -71,10 +71,54 @@ static void check_ebpf(const struct bkey_format *f, const struct bkey_packed *k,
 	}
 }
 
+/*
+ * The compare of @l and @r (the input's key, and the same key with the
+ * input's next bytes XORed in): the native code through the API, the
+ * generic C and both eBPF lowerings must agree with the bit reference.
+ */
+static void check_cmp(struct bkey_jit *j, const struct bkey_packed *l,
+		      const struct bkey_packed *r)
+{
+	static struct bpf_insn insns[BKEY_JIT_BPF_MAX_INSNS];
+	const struct bkey_format *f = &j->format;
+	int want = ref_cmp_bits(f, l, r);
+	struct bkey_plan plan;
+	unsigned int v, len, nr;
+
+	if (bkey_jit_cmp_packed(j, l, r) != want ||
+	    bkey_jit_cmp_packed_generic(j, l, r) != want ||
+	    bkey_jit_cmp_packed(j, r, l) != -want)
+		abort();
+	if (bkey_plan_build(f, BKEY_PLAN_CMP_PACKED, &plan))
+		abort();
+	bkey_plan_blind(&plan, 3);
+	for (v = 0; v < 2; v++) {
+		struct bkey_jit_caps caps = { .unaligned = !v };
+		struct bkey_jit_bpf_ctx ctx = { .dst = (void *)l, .src = r };
+		struct ebpf_vm vm = {
+			.regions = {
+				{ &ctx, sizeof(ctx), false },
+				{ l, 8 * f->key_u64s, false },
+				{ r, 8 * f->key_u64s, false },
+			},
+			.nr_regions	= 3,
+			.strict_align	= v,
+			.want_r0	= true,
+		};
+		u64 r0;
+
+		if (bkey_jit_bpf_lower(&plan, &caps, insns, &len, &nr) ||
+		    ebpf_run(&vm, insns, len, (u64)(unsigned long)&ctx, &r0) ||
+		    (int)r0 != want)
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
-	struct bkey_packed k __aligned(8);
+	struct bkey_packed k __aligned(8), k2 __aligned(8);
 	struct bkey_format f;
+	size_t i;
 	struct bkey a, b, c;
 	struct bpos pa, pc;
 	struct bkey_plan plan;
@@ -105,6 +149,10 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	    memcmp(&pa, &pc, sizeof(pa)))
 		abort();
 	check_ebpf(&f, &k, &c, &pc);
+	k2 = k;
+	for (i = sizeof(f) + sizeof(k); i < size && i < sizeof(f) + 2 * sizeof(k); i++)
+		((u8 *)&k2)[i - sizeof(f) - sizeof(k)] ^= data[i];
+	check_cmp(j, &k, &k2);
 	bkey_jit_put(j);
 	return 0;
 }

@@ -168,4 +168,28 @@ static inline struct bkey bch_unpack_key(const struct bkey_format *format,
 	return out;
 }
 
+/*
+ * Compare two keys of format @f by position, one bit at a time from
+ * packed bit 0 (inode's top bit) down to the last bit of snapshot: the
+ * first bit that differs decides. -1, 0 or 1.
+ */
+static inline int ref_cmp_bits(const struct bkey_format *f,
+			       const struct bkey_packed *l,
+			       const struct bkey_packed *r)
+{
+	unsigned int p, n = f->bits_per_field[0] + f->bits_per_field[1] +
+			    f->bits_per_field[2];
+
+	for (p = 0; p < n; p++) {
+		unsigned int w = f->key_u64s - 1 - p / 64;
+		unsigned int bit = 63 - p % 64;
+		unsigned int a = (ref_word(l, w) >> bit) & 1;
+		unsigned int b = (ref_word(r, w) >> bit) & 1;
+
+		if (a != b)
+			return a < b ? -1 : 1;
+	}
+	return 0;
+}
+
 #endif /* _REF_UNPACK_H */

@@ -22,6 +22,7 @@
 #include "tests/test_util.h"
 #include "tests/ebpf_interp.h"
 #include "bkey_jit_bpf.h"
+#include "bch_cmp_bits.h"	/* 6.12's __bkey_cmp_bits(), scripts/cmp-bits.sh */
 
 static unsigned long nr_random_formats = 100000;
 static unsigned int keys_per_format = 48;
@@ -99,7 +100,7 @@ static void key_from_values(const struct bkey_format *f, struct bkey_packed *k,
 }
 
 /*
- * For the encoding check: emit the format's two functions again into a
+ * For the encoding check: emit the format's functions again into a
  * plain buffer and record, from the entry on, the bytes and the
  * instruction count the emitter claims (tests/check-encoding.py).
  */
@@ -111,7 +112,7 @@ static void dump_code(const struct bkey_format *f)
 	u8 buf[BKEY_JIT_MAX_CODE];
 	unsigned int kind;
 
-	for (kind = 0; kind < 2; kind++) {
+	for (kind = 0; kind < BKEY_PLAN_NR_KINDS; kind++) {
 		if (bkey_plan_build(f, kind, &plan))
 			return;
 		/* Blinded, as the cache compiles it. */
@@ -1042,8 +1043,8 @@ static void blind_one(struct test_case *tc, const struct bkey_format *f,
 	struct blind_code c = { .j = j };
 	unsigned int hits;
 
-	tc_check(tc, !IS_ERR(j) && j->unpack && j->unpack_pos, "%s: no code",
-		 p->name);
+	tc_check(tc, !IS_ERR(j) && j->unpack && j->unpack_pos && j->cmp,
+		 "%s: no code", p->name);
 	if (IS_ERR(j))
 		return;
 	check_some_keys(tc, j, 16);
@@ -1051,7 +1052,7 @@ static void blind_one(struct test_case *tc, const struct bkey_format *f,
 	tc_check(tc, !!c.code, "%s: code not listed", p->name);
 	hits = c.code ? blind_scan(c.code, c.len, c.entry, p) : 0;
 	st->formats++;
-	st->functions += 2;
+	st->functions += BLIND_NR_ENTRIES;
 	st->found += hits;
 	st->ebpf_found += ebpf_scan_format(f, p);
 	if (hits && bkey_jit_blinding_enabled()) {
@@ -1207,6 +1208,310 @@ static void ebpf_report(void)
 	tc_end(&ebpf_tc);
 }
 
+/*
+ * The compare, against 6.12's own __bkey_cmp_bits() (portable C, and the
+ * x86-64 assembly on x86-64 hosts), the bit-by-bit reference, the order
+ * of the unpacked positions, the generic C compare, the native code and
+ * the eBPF program (interpreted, both alignment variants).
+ */
+static struct test_case cmp_tc = { .name = "differential: packed-key compare" };
+static unsigned long cmp_pairs, cmp_ebpf_runs, cmp_ebpf_executed;
+
+struct cmp_ebpf {
+	struct bpf_insn	insns[EBPF_NR_VARIANTS][BKEY_JIT_BPF_MAX_INSNS];
+	unsigned int	len[EBPF_NR_VARIANTS];
+};
+
+static bool cmp_ebpf_lower(const struct bkey_format *f, struct cmp_ebpf *e)
+{
+	struct bkey_plan plan;
+	unsigned int v, insns;
+
+	if (bkey_plan_build(f, BKEY_PLAN_CMP_PACKED, &plan))
+		return false;
+	bkey_plan_blind(&plan, rng64());
+	for (v = 0; v < EBPF_NR_VARIANTS; v++) {
+		int ret = bkey_jit_bpf_lower(&plan, &ebpf_caps[v], e->insns[v],
+					     &e->len[v], &insns);
+
+		tc_check(&cmp_tc, !ret, "compare lowering failed: %d", ret);
+		if (ret)
+			return false;
+		ebpf_check_imms(&plan, e->insns[v], e->len[v]);
+	}
+	return true;
+}
+
+static int cmp_ebpf_run(const struct cmp_ebpf *e, unsigned int v,
+			const struct bkey_format *f, const struct bkey_packed *l,
+			const struct bkey_packed *r)
+{
+	struct bkey_jit_bpf_ctx ctx = { .dst = (void *)l, .src = r };
+	struct ebpf_vm vm = {
+		.regions = {
+			{ &ctx, sizeof(ctx), false },
+			{ l, 8 * f->key_u64s, false },
+			{ r, 8 * f->key_u64s, false },
+		},
+		.nr_regions	= 3,
+		.strict_align	= v == EBPF_ALIGNED,
+		.want_r0	= true,
+	};
+	u64 r0 = 0x5a5a;
+
+	if (ebpf_run(&vm, e->insns[v], e->len[v], (u64)(unsigned long)&ctx, &r0)) {
+		tc_check(&cmp_tc, 0, "compare program stopped: %s", vm.err);
+		return 2;
+	}
+	cmp_ebpf_runs++;
+	cmp_ebpf_executed += vm.executed;
+	return (int)r0;
+}
+
+static int bpos_order(const struct bpos *a, const struct bpos *b)
+{
+	if (a->inode != b->inode)
+		return a->inode < b->inode ? -1 : 1;
+	if (a->offset != b->offset)
+		return a->offset < b->offset ? -1 : 1;
+	if (a->snapshot != b->snapshot)
+		return a->snapshot < b->snapshot ? -1 : 1;
+	return 0;
+}
+
+static int sign(int v)
+{
+	return (v > 0) - (v < 0);
+}
+
+static void cmp_check_pair(struct bkey_jit *j, const struct cmp_ebpf *e,
+			   bool ebpf, bool want_code,
+			   const struct bkey_packed *l, const struct bkey_packed *r,
+			   int want)
+{
+	const struct bkey_format *f = &j->format;
+	unsigned int bits = bkey_jit_cmp_key_bits(f), v;
+	const u64 *hl = (const u64 *)l + f->key_u64s - 1;
+	const u64 *hr = (const u64 *)r + f->key_u64s - 1;
+	int ref = ref_cmp_bits(f, l, r), got;
+	struct bpos pl, pr;
+	char buf[256];
+
+	cmp_pairs++;
+	if (want != 2 && ref != want) {
+		bkey_jit_format_to_text(buf, sizeof(buf), f);
+		tc_check(&cmp_tc, 0, "reference %d, expected %d: %s", ref, want, buf);
+	}
+	got = sign(bch612_cmp_bits_c(hl, hr, bits));
+	tc_check(&cmp_tc, got == ref, "6.12 C %d, reference %d", got, ref);
+#ifdef HAVE_BCH612_CMP_BITS_X86
+	got = sign(bch612_cmp_bits_x86(hl, hr, bits));
+	tc_check(&cmp_tc, got == ref, "6.12 x86 asm %d, reference %d", got, ref);
+#endif
+	bkey_jit_unpack_pos_generic(j, &pl, l);
+	bkey_jit_unpack_pos_generic(j, &pr, r);
+	got = bpos_order(&pl, &pr);
+	tc_check(&cmp_tc, got == ref, "unpacked positions %d, reference %d", got, ref);
+	got = bkey_jit_cmp_packed_generic(j, l, r);
+	tc_check(&cmp_tc, got == ref, "generic %d, reference %d", got, ref);
+	got = bkey_jit_cmp_packed(j, l, r);
+	tc_check(&cmp_tc, got == ref, "bkey_jit_cmp_packed %d, reference %d", got, ref);
+	if (want_code && j->cmp) {
+		got = j->cmp(l, r);
+		if (got != ref) {
+			bkey_jit_format_to_text(buf, sizeof(buf), f);
+			tc_check(&cmp_tc, 0, "native %d, reference %d: %s", got, ref, buf);
+		}
+	}
+	for (v = 0; ebpf && v < EBPF_NR_VARIANTS; v++) {
+		got = cmp_ebpf_run(e, v, f, l, r);
+		tc_check(&cmp_tc, got == ref, "eBPF (%s) %d, reference %d",
+			 v ? "aligned" : "unaligned", got, ref);
+	}
+}
+
+/*
+ * Keys of @f: equal ones, one bit flipped at every bit of the key (above
+ * the position's last bit it decides, below it must not), random bits
+ * below the position only (equal), random pairs.
+ */
+static void cmp_check_format(const struct bkey_format *f, bool want_code,
+			     unsigned int nr_random)
+{
+	struct bkey_packed l __aligned(8), r __aligned(8);
+	struct bkey_jit *j = bkey_jit_get(f);
+	static struct cmp_ebpf e;
+	unsigned int bits, below, p, i;
+	bool ebpf;
+
+	if (IS_ERR(j)) {
+		tc_check(&cmp_tc, 0, "valid format refused");
+		return;
+	}
+	if (want_code)
+		tc_check(&cmp_tc, !!j->cmp, "no compare code (fallback %u)",
+			 j->fallback);
+	ebpf = cmp_ebpf_lower(f, &e);
+	bits = bkey_jit_cmp_key_bits(f);
+	below = 64 * f->key_u64s - bits;
+
+	key_random(f, &l);
+	r = l;
+	cmp_check_pair(j, &e, ebpf, want_code, &l, &r, 0);
+	for (p = 0; p < 64 * f->key_u64s; p++) {
+		unsigned int w = f->key_u64s - 1 - p / 64, bit = 63 - p % 64;
+		u64 x;
+
+		key_random(f, &l);
+		r = l;
+		memcpy(&x, (u8 *)&r + 8 * w, 8);
+		x ^= 1ULL << bit;
+		memcpy((u8 *)&r + 8 * w, &x, 8);
+		/* r has the bit l lacks, or the other way round */
+		cmp_check_pair(j, &e, ebpf, want_code, &l, &r,
+			       p >= bits ? 0 : (x >> bit) & 1 ? -1 : 1);
+	}
+	for (i = 0; i < nr_random; i++) {
+		key_random(f, &l);
+		key_random(f, &r);
+		cmp_check_pair(j, &e, ebpf, want_code, &l, &r, 2);
+		/* Only the bits below the position differ: equal. */
+		r = l;
+		for (p = 0; p < below; p++) {
+			unsigned int w = p / 64;
+			u64 x;
+
+			if (!(rng64() & 1))
+				continue;
+			memcpy(&x, (u8 *)&r + 8 * w, 8);
+			x ^= 1ULL << (p % 64);
+			memcpy((u8 *)&r + 8 * w, &x, 8);
+		}
+		cmp_check_pair(j, &e, ebpf, want_code, &l, &r, 0);
+	}
+	bkey_jit_put(j);
+}
+
+/*
+ * Compare plans through the shared driver: the built ones validate and
+ * encode on every backend; each way of breaking the compare rules (an
+ * unpack op in a compare, a compare op in an unpack, L read by an unpack,
+ * a narrow load, a CMP of a register with itself or out of range) is
+ * refused by the driver, so by every backend.
+ */
+static void test_cmp_plans(void)
+{
+	struct test_case tc = { .name = "compare plans: validation through the driver" };
+	static struct bpf_insn insns[BKEY_JIT_BPF_MAX_INSNS];
+	struct bkey_format f;
+	struct bkey_plan good, bad;
+	struct bkey_jit_emitted out;
+	unsigned int n, slots, nr, i;
+	u8 buf[BKEY_JIT_MAX_CODE];
+
+	for (n = 0; n < 2000; n++) {
+		random_format(&f);
+		tc_check(&tc, !bkey_plan_build(&f, BKEY_PLAN_CMP_PACKED, &good), "build");
+		tc_check(&tc, !bkey_plan_validate(&good), "a built plan is refused");
+		tc_check(&tc, good.nr_ops <= 3 * 5 + 1, "%u ops", good.nr_ops);
+		if (bkey_jit_arch_name)
+			tc_check(&tc, !bkey_jit_arch_emit(&good, NULL, buf,
+							  (unsigned long)buf, &out) &&
+				 out.nr_insns <= 3 * 6 + 6, "native emit");
+		tc_check(&tc, !bkey_jit_bpf_lower(&good, &ebpf_caps[0], insns, &slots, &nr),
+			 "eBPF lowering");
+	}
+
+	/* A three-word compare to break, and an unpack plan. */
+	f = (struct bkey_format){ .bits_per_field = { 64, 64, 32, 0, 0, 0 } };
+	ref_format_finish(&f);
+	bkey_plan_build(&f, BKEY_PLAN_CMP_PACKED, &good);
+	for (i = 0; i < 7; i++) {
+		bad = good;
+		switch (i) {
+		case 0:		/* a store in a compare */
+			bad.ops[0].code = BKEY_PLAN_STORE;
+			break;
+		case 1:		/* a compare op in an unpack */
+			bad.kind = BKEY_PLAN_UNPACK_POS;
+			break;
+		case 2:		/* L read in an unpack plan */
+			bkey_plan_build(&f, BKEY_PLAN_UNPACK_POS, &bad);
+			bad.ops[0].arg = 1;
+			break;
+		case 3:		/* a 4-byte load in a compare */
+			bad.ops[1].size = 4;
+			break;
+		case 4:		/* a register compared with itself */
+			bad.ops[2].reg2 = bad.ops[2].reg;
+			break;
+		case 5:		/* out of range */
+			bad.ops[2].reg2 = BKEY_PLAN_NR_REGS;
+			break;
+		default:	/* no such kind */
+			bad.kind = BKEY_PLAN_NR_KINDS;
+			break;
+		}
+		tc_check(&tc, bkey_plan_validate(&bad) == -EINVAL, "case %u accepted", i);
+		tc_check(&tc, bkey_jit_arch_emit(&bad, NULL, buf, (unsigned long)buf,
+						 &out) != 0, "case %u emitted", i);
+		tc_check(&tc, bkey_jit_bpf_lower(&bad, &ebpf_caps[0], insns, &slots,
+						 &nr) == -EINVAL, "case %u lowered", i);
+	}
+	tc_end(&tc);
+}
+
+static void test_cmp(bool want_code)
+{
+	unsigned int field, bits, pre, n, nr_formats = 0;
+	unsigned long nr_rand = nr_random_formats / 20;
+
+	/* Each position field at every width after 0..63 bits before it. */
+	for (field = 0; field < 3; field++)
+		for (bits = 0; bits <= ref_field_width(field); bits++)
+			for (pre = 0; pre < (field ? 64 : 1); pre += 7) {
+				struct bkey_format f = { 0 };
+				unsigned int i, left = pre;
+
+				for (i = 0; i < field && left; i++) {
+					unsigned int b = min(left, ref_field_width(i) - 1);
+
+					f.bits_per_field[i] = b;
+					left -= b;
+				}
+				f.bits_per_field[field] = bits;
+				for (i = field + 1; i < 6; i++)
+					f.bits_per_field[i] = rng_below(ref_field_width(i) + 1);
+				for (i = 0; i < 6; i++)
+					f.field_offset[i] = pick_offset(i, f.bits_per_field[i],
+									rng_below(5));
+				ref_format_finish(&f);
+				cmp_check_format(&f, want_code, 4);
+				nr_formats++;
+			}
+	for (n = 0; n < nr_rand; n++) {
+		struct bkey_format f;
+
+		random_format(&f);
+		cmp_check_format(&f, want_code, 16);
+		nr_formats++;
+	}
+	{
+		struct bkey_format cur = { .bits_per_field = { 64, 64, 32, 32, 32, 64 } };
+		struct bkey_format zero = { 0 };
+
+		ref_format_finish(&cur);
+		ref_format_finish(&zero);
+		cmp_check_format(&cur, want_code, 64);
+		cmp_check_format(&zero, want_code, 64);
+		nr_formats += 2;
+	}
+	printf("# compare: %u formats, %lu key pairs, eBPF %.2f instructions per compare\n",
+	       nr_formats, cmp_pairs,
+	       cmp_ebpf_runs ? (double)cmp_ebpf_executed / cmp_ebpf_runs : 0.0);
+	tc_end(&cmp_tc);
+}
+
 int main(int argc, char **argv)
 {
 	bool want_code;
@@ -1240,6 +1545,8 @@ int main(int argc, char **argv)
 	test_ebpf_limits();
 	test_structured(want_code);
 	test_random(want_code);
+	test_cmp_plans();
+	test_cmp(want_code);
 	if (want_code)
 		test_blinding();
 	printf("# %lu key checks (JIT, generic, bcachefs algorithm, bit reference; full and position)\n",

@@ -12,9 +12,9 @@
 #include "tests/ebpf_interp.h"
 
 struct bkey_jit_bpf {
-	struct bpf_insn	insns[2][BKEY_JIT_BPF_MAX_INSNS];
-	unsigned int	len[2];		/* slots */
-	unsigned int	nr_insns[2];
+	struct bpf_insn	insns[BKEY_JIT_BPF_NR_PROGS][BKEY_JIT_BPF_MAX_INSNS];
+	unsigned int	len[BKEY_JIT_BPF_NR_PROGS];	/* slots */
+	unsigned int	nr_insns[BKEY_JIT_BPF_NR_PROGS];
 };
 
 /* The hosts the userspace build runs on load misaligned words fast. */
@@ -22,14 +22,14 @@ static const struct bkey_jit_caps bkey_jit_bpf_user_caps = {
 	.unaligned = true,
 };
 
-struct bkey_jit_bpf *bkey_jit_bpf_compile(const struct bkey_plan plan[2])
+struct bkey_jit_bpf *bkey_jit_bpf_compile(const struct bkey_plan plan[BKEY_JIT_BPF_NR_PROGS])
 {
 	struct bkey_jit_bpf *b = calloc(1, sizeof(*b));
 	int i, ret;
 
 	if (!b)
 		return ERR_PTR(-ENOMEM);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < BKEY_JIT_BPF_NR_PROGS; i++) {
 		ret = bkey_jit_bpf_lower(&plan[i], &bkey_jit_bpf_user_caps,
 					 b->insns[i], &b->len[i], &b->nr_insns[i]);
 		if (ret) {
@@ -78,13 +78,37 @@ void bkey_jit_bpf_unpack_pos(const struct bkey_jit_bpf *b, struct bpos *dst,
 	bkey_jit_bpf_run(b, true, dst, src);
 }
 
-unsigned int bkey_jit_bpf_insns(const struct bkey_jit_bpf *b, bool pos)
+/* Only the two keys are readable, nothing writable; R0 must be set. */
+int bkey_jit_bpf_cmp(const struct bkey_jit_bpf *b, const struct bkey_packed *l,
+		     const struct bkey_packed *r)
 {
-	return b->nr_insns[pos];
+	struct bkey_jit_bpf_ctx ctx = { .dst = (void *)l, .src = r };
+	struct ebpf_vm vm = {
+		.regions = {
+			{ &ctx, sizeof(ctx), false },
+			{ l, sizeof(struct bkey_packed), false },
+			{ r, sizeof(struct bkey_packed), false },
+		},
+		.nr_regions = 3,
+		.want_r0 = true,
+	};
+	u64 r0;
+
+	if (ebpf_run(&vm, b->insns[2], b->len[2], (u64)(unsigned long)&ctx,
+		     &r0)) {
+		fprintf(stderr, "bkey_jit_bpf: program stopped: %s\n", vm.err);
+		abort();
+	}
+	return (int)r0;
+}
+
+unsigned int bkey_jit_bpf_insns(const struct bkey_jit_bpf *b, unsigned int prog)
+{
+	return b->nr_insns[prog];
 }
 
 /* No machine code here: the program's own bytes. */
 unsigned int bkey_jit_bpf_code_len(const struct bkey_jit_bpf *b)
 {
-	return (b->len[0] + b->len[1]) * sizeof(struct bpf_insn);
+	return (b->len[0] + b->len[1] + b->len[2]) * sizeof(struct bpf_insn);
 }

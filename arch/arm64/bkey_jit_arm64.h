@@ -161,6 +161,27 @@ static inline u32 a64_extr(bool sf, u32 rd, u32 rn, u32 rm, u32 lsb)
 	A64_LOGIC_IMM(sf, 1, rd, rn, N, immr, imms)
 
 /* Branches, hints and exceptions */
+/* cmp xn, xm (subs xzr, xn, xm) */
+#define A64_CMP(sf, rn, rm)						\
+	(A64_SF(sf) | 0x6b000000 | A64_RM(rm) | A64_RN(rn) | A64_RD(A64_ZR))
+
+/* Condition codes */
+#define A64_COND_NE	0x1
+#define A64_COND_HS	0x2
+#define A64_COND_LO	0x3
+
+/* b.cond, @imm19 instructions from this one */
+#define A64_B_COND(cond, imm19)						\
+	(0x54000000 | (((u32)(imm19) & 0x7ffff) << 5) | (cond))
+
+/* mov wd, wzr (orr wd, wzr, wzr) */
+#define A64_MOV_ZR32(rd)	(0x2a0003e0 | A64_RM(A64_ZR) | A64_RD(rd))
+
+/* csetm wd, cond: csinv wd, wzr, wzr, !cond (-1 if cond, else 0) */
+#define A64_CSETM32(rd, cond)						\
+	(0x5a800000 | A64_RM(A64_ZR) | (((u32)(cond) ^ 1) << 12) |	\
+	 A64_RN(A64_ZR) | A64_RD(rd))
+
 #define A64_RET(rn)		(0xd65f0000 | A64_RN(rn))
 #define A64_BTI_C		0xd503245f
 #define A64_NOP			0xd503201f

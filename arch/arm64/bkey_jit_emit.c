@@ -7,7 +7,13 @@
  * AAPCS64: x0 = dst, x1 = src. Only the caller-saved temporaries x2..x10
  * are written, the stack is never touched and x30 is only read by RET, so
  * there is no frame. x16/x17 (IP0/IP1, used by veneers and PLTs) and x18
- * (the shadow call stack pointer) are never used.
+ * (the shadow call stack pointer) are never used. A compare plan becomes
+ *
+ *	int fn(const struct bkey_packed *l, const struct bkey_packed *r)
+ *
+ * with x0 = l and x1 = r: per word two loads, cmp and a b.ne to the
+ * exit, "mov w0, wzr" for equal keys and "csetm w0, lo; orr w0, w0, #1"
+ * (-1 or 1) at the exit.
  */
 #include "bkey_jit_emit.h"
 #include "bkey_jit_arm64.h"
@@ -293,23 +299,44 @@ static void emit_header(u64 imm, bool is64, struct bkey_jit_ctx *ctx)
 		emit(A64_STUR32(TMP1, DST_REG, 0), ctx);
 }
 
-static void emit_load(u8 rt, unsigned int size, unsigned int off,
-		      struct bkey_jit_ctx *ctx)
+static void emit_load_from(u8 rt, u8 base, unsigned int size,
+			   unsigned int off, struct bkey_jit_ctx *ctx)
 {
 	switch (size) {
 	case 1:
-		emit(A64_LDURB(rt, SRC_REG, off), ctx);
+		emit(A64_LDURB(rt, base, off), ctx);
 		break;
 	case 2:
-		emit(A64_LDURH(rt, SRC_REG, off), ctx);
+		emit(A64_LDURH(rt, base, off), ctx);
 		break;
 	case 4:
-		emit(A64_LDUR32(rt, SRC_REG, off), ctx);
+		emit(A64_LDUR32(rt, base, off), ctx);
 		break;
 	default:
-		emit(A64_LDUR64(rt, SRC_REG, off), ctx);
+		emit(A64_LDUR64(rt, base, off), ctx);
 		break;
 	}
+}
+
+static void emit_load(u8 rt, unsigned int size, unsigned int off,
+		      struct bkey_jit_ctx *ctx)
+{
+	emit_load_from(rt, SRC_REG, size, off, ctx);
+}
+
+/* The label every CMP of a compare plan branches to. */
+#define A64_CMP_DIFFER	0
+
+/* b.ne to a label: one fixed-size instruction, imm19 words ahead. */
+static void emit_bne_label(unsigned int label, struct bkey_jit_ctx *ctx)
+{
+	s64 rel = ((s64)ctx->label[label] - ctx->len) / A64_INSN_SIZE;
+
+	if (ctx->buf && (rel < -(1 << 18) || rel >= (1 << 18))) {
+		ctx->err = -EINVAL;
+		return;
+	}
+	emit(A64_B_COND(A64_COND_NE, rel), ctx);
 }
 
 /* The register holding a pending store's value; immediates are built now. */
@@ -479,12 +506,21 @@ static unsigned int a64_op(struct bkey_jit_ctx *ctx, unsigned int i)
 		break;
 	case BKEY_PLAN_LOAD:
 		flush_store(ctx);
+		if (op->arg) {		/* L, in a compare plan */
+			emit_load_from(rd, DST_REG, op->size, op->off, ctx);
+			break;
+		}
 		/* Fused ops are skipped; the driver validated them. */
 		if (fuse_funnel(plan, i, ctx))
 			return 3;
 		if (fuse_extract(plan, i, ctx))
 			return 2;
 		emit_load(rd, op->size, op->off, ctx);
+		break;
+	case BKEY_PLAN_CMP:
+		emit(A64_CMP(1, rd, vreg_map[op->reg2 & (BKEY_PLAN_NR_REGS - 1)]),
+		     ctx);
+		emit_bne_label(A64_CMP_DIFFER, ctx);
 		break;
 	case BKEY_PLAN_EXTRACT:
 		clobber_reg(rd, ctx);
@@ -539,10 +575,35 @@ static unsigned int a64_op(struct bkey_jit_ctx *ctx, unsigned int i)
 	return 1;
 }
 
-/* The store held back last, then the return. */
+static bool plan_has_cmp(const struct bkey_plan *plan)
+{
+	unsigned int i;
+
+	for (i = 0; i < plan->nr_ops; i++)
+		if (plan->ops[i].code == BKEY_PLAN_CMP)
+			return true;
+	return false;
+}
+
+/*
+ * The store held back last, then the return. A compare returns 0 when
+ * every word was equal; at the exit the flags of the cmp that differed
+ * give -1 (lo: l < r) or 1.
+ */
 static void a64_epilogue(struct bkey_jit_ctx *ctx)
 {
 	flush_store(ctx);
+	if (ctx->plan->kind != BKEY_PLAN_CMP_PACKED) {
+		emit(A64_RET(A64_LR), ctx);
+		return;
+	}
+	emit(A64_MOV_ZR32(A64_R(0)), ctx);
+	emit(A64_RET(A64_LR), ctx);
+	if (!plan_has_cmp(ctx->plan))
+		return;
+	bkey_jit_emit_label(ctx, A64_CMP_DIFFER);
+	emit(A64_CSETM32(A64_R(0), A64_COND_LO), ctx);
+	emit(A64_ORR_I(0, A64_R(0), A64_R(0), 0, 0, 0), ctx);
 	emit(A64_RET(A64_LR), ctx);
 }
 

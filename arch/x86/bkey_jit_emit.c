@@ -5,7 +5,14 @@
  *	void fn(void *dst, const struct bkey_packed *src)
  *
  * SysV ABI: rdi = dst, rsi = src. Only caller-saved registers are touched
- * and the stack is never used, so there is no frame to set up.
+ * and the stack is never used, so there is no frame to set up. A compare
+ * plan becomes
+ *
+ *	int fn(const struct bkey_packed *l, const struct bkey_packed *r)
+ *
+ * with rdi = l and rsi = r: loads, cmp, a jne to the shared exit per
+ * word, "xor eax, eax" for equal keys and "sbb eax, eax; or eax, 1"
+ * (-1 or 1 from the carry) at the exit.
  */
 #include "bkey_jit_emit.h"
 #include "bkey_jit_x86.h"
@@ -287,6 +294,66 @@ static void emit_jmp_abs(struct bkey_jit_ctx *ctx, unsigned long target)
 	emit(ctx, insn);
 }
 
+/* cmp r64, r64 (first minus second) */
+static void emit_cmp_rr(struct bkey_jit_ctx *ctx, enum x86_reg a,
+			enum x86_reg b)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, true, b, a, false);
+	EMIT1(0x39);
+	x86_emit_modrm_reg(insn, b, a);
+	emit(ctx, insn);
+}
+
+/* cmp r64, [base+off] (the register minus memory) */
+static void emit_cmp_rm(struct bkey_jit_ctx *ctx, enum x86_reg a,
+			enum x86_reg base, s32 off)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, true, a, base, false);
+	EMIT1(0x3b);
+	x86_emit_modrm_mem(insn, a, base, off);
+	emit(ctx, insn);
+}
+
+/*
+ * jne rel8 to a label: always the short form, so both passes agree on
+ * the length; a compare is far shorter than 128 bytes, and a target out
+ * of reach fails the final pass rather than being encoded wrong.
+ */
+static void emit_jne_label(struct bkey_jit_ctx *ctx, unsigned int label)
+{
+	INSN_START();
+	s64 rel = (s64)ctx->label[label] - (ctx->len + 2);
+
+	if (ctx->buf && !x86_fits_s8(rel)) {
+		ctx->err = -EINVAL;
+		return;
+	}
+	EMIT2(0x75, (u8)rel);
+	emit(ctx, insn);
+}
+
+/* 32-bit "op r, r" of the ALU group (xor, sbb) */
+static void emit_alu_rr32(struct bkey_jit_ctx *ctx, u8 opcode,
+			  enum x86_reg reg)
+{
+	INSN_START();
+
+	x86_emit_rex(insn, false, reg, reg, false);
+	EMIT1(opcode);
+	x86_emit_modrm_reg(insn, reg, reg);
+	emit(ctx, insn);
+}
+
+#define X86_XOR_RR	0x31
+#define X86_SBB_RR	0x19
+
+/* The label every CMP of a compare plan branches to. */
+#define X86_CMP_DIFFER	0
+
 static void emit_endbr64(struct bkey_jit_ctx *ctx)
 {
 	INSN_START();
@@ -534,7 +601,7 @@ static void x86_prologue(struct bkey_jit_ctx *ctx)
 }
 
 /* The return: the return thunk, or ret plus int3 against SLS. */
-static void x86_epilogue(struct bkey_jit_ctx *ctx)
+static void emit_ret(struct bkey_jit_ctx *ctx)
 {
 	if (ctx->opts->return_thunk) {
 		emit_jmp_abs(ctx, ctx->opts->return_thunk);
@@ -542,6 +609,56 @@ static void x86_epilogue(struct bkey_jit_ctx *ctx)
 		emit_byte_insn(ctx, 0xc3);
 		emit_byte_insn(ctx, 0xcc);
 	}
+}
+
+static bool plan_has_cmp(const struct bkey_plan *plan)
+{
+	unsigned int i;
+
+	for (i = 0; i < plan->nr_ops; i++)
+		if (plan->ops[i].code == BKEY_PLAN_CMP)
+			return true;
+	return false;
+}
+
+/*
+ * A compare returns 0 when every word was equal; at the exit the flags
+ * of the cmp that differed are live: CF set means l < r, so
+ * "sbb eax, eax" gives -1 or 0 and "or eax, 1" makes that -1 or 1.
+ */
+static void x86_epilogue(struct bkey_jit_ctx *ctx)
+{
+	if (ctx->plan->kind != BKEY_PLAN_CMP_PACKED) {
+		emit_ret(ctx);
+		return;
+	}
+	emit_alu_rr32(ctx, X86_XOR_RR, X86_RAX);
+	emit_ret(ctx);
+	if (!plan_has_cmp(ctx->plan))
+		return;
+	bkey_jit_emit_label(ctx, X86_CMP_DIFFER);
+	emit_alu_rr32(ctx, X86_SBB_RR, X86_RAX);
+	emit_alu_imm(ctx, X86_ALU_OR, X86_RAX, 1, false);
+	emit_ret(ctx);
+}
+
+/*
+ * LOAD r2 from R; CMP r1, r2 right after it: the load is the cmp's
+ * memory operand (r2 is dead after a CMP: each word loads afresh).
+ */
+static bool fuse_load_cmp(struct bkey_jit_ctx *ctx, unsigned int idx)
+{
+	const struct bkey_plan *plan = ctx->plan;
+	const struct bkey_plan_op *ld = &plan->ops[idx], *c = ld + 1;
+
+	if (idx + 1 >= plan->nr_ops || c->code != BKEY_PLAN_CMP ||
+	    c->reg2 != ld->reg || c->reg == ld->reg || ld->size != 8 ||
+	    !bkey_plan_reg_dead_after(plan, idx + 1, ld->reg))
+		return false;
+	emit_cmp_rm(ctx, vreg_map[c->reg], ld->arg ? DST_REG : SRC_REG,
+		    ld->off);
+	emit_jne_label(ctx, X86_CMP_DIFFER);
+	return true;
 }
 
 static unsigned int x86_op(struct bkey_jit_ctx *ctx, unsigned int idx)
@@ -554,7 +671,14 @@ static unsigned int x86_op(struct bkey_jit_ctx *ctx, unsigned int idx)
 			    op->size == 8);
 		break;
 	case BKEY_PLAN_LOAD:
-		emit_load(ctx, vreg_map[op->reg], SRC_REG, op->size, op->off);
+		if (fuse_load_cmp(ctx, idx))
+			return 2;
+		emit_load(ctx, vreg_map[op->reg], op->arg ? DST_REG : SRC_REG,
+			  op->size, op->off);
+		break;
+	case BKEY_PLAN_CMP:
+		emit_cmp_rr(ctx, vreg_map[op->reg], vreg_map[op->reg2]);
+		emit_jne_label(ctx, X86_CMP_DIFFER);
 		break;
 	case BKEY_PLAN_EXTRACT:
 		emit_extract(ctx, op);

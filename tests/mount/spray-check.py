@@ -30,10 +30,11 @@ def parse(path):
             if cur is None:
                 continue
             cur["lines"].append(line)
-            m = re.match(r"code \S+ len (\d+) unpack_entry (\d+) pos_entry (\d+)", line)
+            m = re.match(r"code \S+ len (\d+) unpack_entry (\d+) pos_entry (\d+)"
+                         r"(?: cmp_entry (\d+))?", line)
             if m:
                 cur["len"] = int(m.group(1))
-                cur["entries"] = (int(m.group(2)), int(m.group(3)))
+                cur["entries"] = tuple(int(g) for g in m.groups()[1:] if g is not None)
             m = re.match(r"([0-9a-f]{4}): ((?:[0-9a-f]{2} ?)+)$", line)
             if m:
                 cur["code"] += bytes.fromhex(m.group(2).replace(" ", ""))
