@@ -65,6 +65,7 @@ struct bkey_jit_entry {
 	unsigned int		pos_insns;
 	unsigned int		cmp_insns;
 	struct bkey_jit_bpf	*bpf;		/* the eBPF backend's programs */
+	atomic_t		deferred;	/* got in mode off, not queued */
 	struct llist_node	work_node;	/* compile, then free list */
 	struct rcu_head		rcu;
 };
@@ -589,6 +590,51 @@ static void bkey_jit_queue_compile(struct bkey_jit_entry *e)
 		schedule_work(&bkey_jit_compile_work);
 }
 
+/*
+ * Mode off compiles nothing: code nobody runs would only cost the time to
+ * make it and the executable memory to hold it. A format got in mode off
+ * is marked deferred; whoever clears the mark queues it, exactly once: the
+ * getter that inserted it, if the mode has changed since (the barrier
+ * pairs with the one in bkey_jit_set_mode(): either the getter sees the
+ * new mode or the mode change's table walk sees the entry), a later get
+ * out of mode off, or that walk.
+ */
+static void bkey_jit_queue_if_deferred(struct bkey_jit_entry *e)
+{
+	if (atomic_read(&e->deferred) && atomic_xchg(&e->deferred, 0))
+		bkey_jit_queue_compile(e);
+}
+
+static void bkey_jit_queue_deferred(struct bkey_jit_entry *e)
+{
+	smp_mb();
+	if (READ_ONCE(bkey_jit_mode) != BKEY_JIT_MODE_OFF)
+		bkey_jit_queue_if_deferred(e);
+}
+
+/* Out of mode off: queue every format got while it was on. May sleep. */
+static void bkey_jit_queue_all_deferred(void)
+{
+	struct rhashtable *ht = bkey_jit_table_get();
+	struct rhashtable_iter iter;
+	struct bkey_jit_entry *e;
+
+	if (!ht)
+		return;
+
+	rhashtable_walk_enter(ht, &iter);
+	rhashtable_walk_start(&iter);
+	while ((e = rhashtable_walk_next(&iter))) {
+		/* -EAGAIN: resized; an entry missed is queued by its next get */
+		if (!IS_ERR(e) && refcount_inc_not_zero(&e->ref)) {
+			bkey_jit_queue_if_deferred(e);
+			bkey_jit_put(&e->jit);
+		}
+	}
+	rhashtable_walk_stop(&iter);
+	rhashtable_walk_exit(&iter);
+}
+
 /* A new entry, running the generic unpack until its code is published. */
 static struct bkey_jit_entry *bkey_jit_entry_new(const struct bkey_format *f)
 {
@@ -600,6 +646,7 @@ static struct bkey_jit_entry *bkey_jit_entry_new(const struct bkey_format *f)
 	e->jit.fallback = BKEY_JIT_FALLBACK_PENDING;
 	bkey_jit_init_generic(&e->jit);
 	refcount_set(&e->ref, 1);
+	atomic_set(&e->deferred, READ_ONCE(bkey_jit_mode) == BKEY_JIT_MODE_OFF);
 	return e;
 }
 
@@ -636,7 +683,10 @@ static struct bkey_jit *bkey_jit_insert(struct rhashtable *ht,
 	}
 	e->hashed = true;
 	atomic_long_inc(&bkey_jit_stat.formats);
-	bkey_jit_queue_compile(e);
+	if (atomic_read(&e->deferred))
+		bkey_jit_queue_deferred(e);
+	else
+		bkey_jit_queue_compile(e);
 	return &e->jit;
 }
 
@@ -695,6 +745,7 @@ struct bkey_jit *bkey_jit_get(const struct bkey_format *f)
 {
 	struct rhashtable *ht = bkey_jit_table_get();
 	struct bkey_jit_entry *e;
+	bool off;
 
 	if (bkey_format_validate(f, NULL, 0)) {
 		atomic_long_inc(&bkey_jit_stat.invalid_formats);
@@ -703,7 +754,8 @@ struct bkey_jit *bkey_jit_get(const struct bkey_format *f)
 	if (!ht)
 		return ERR_PTR(-ENOMEM);
 
-	if (READ_ONCE(bkey_jit_mode) == BKEY_JIT_MODE_OFF)
+	off = READ_ONCE(bkey_jit_mode) == BKEY_JIT_MODE_OFF;
+	if (off)
 		this_cpu_inc(bkey_jit_key_stat.mode_off);
 
 	rcu_read_lock();
@@ -711,6 +763,8 @@ struct bkey_jit *bkey_jit_get(const struct bkey_format *f)
 	if (e && refcount_inc_not_zero(&e->ref)) {
 		rcu_read_unlock();
 		this_cpu_inc(bkey_jit_key_stat.cache_hits);
+		if (!off)
+			bkey_jit_queue_if_deferred(e);
 		return &e->jit;
 	}
 	rcu_read_unlock();
@@ -1054,6 +1108,10 @@ int bkey_jit_set_mode(enum bkey_jit_mode mode)
 		static_branch_enable(&bkey_jit_fast_key);
 	else
 		static_branch_disable(&bkey_jit_fast_key);
+	if (mode != BKEY_JIT_MODE_OFF) {
+		smp_mb();	/* pairs with bkey_jit_queue_deferred() */
+		bkey_jit_queue_all_deferred();
+	}
 	mutex_unlock(&bkey_jit_mode_lock);
 	return 0;
 }

@@ -259,6 +259,8 @@ static inline void atomic_sub(int n, atomic_t *a) { atomic_fetch_sub_explicit(&a
 static inline int atomic_inc_return(atomic_t *a) { return atomic_fetch_add(&a->counter, 1) + 1; }
 static inline int atomic_dec_return(atomic_t *a) { return atomic_fetch_sub(&a->counter, 1) - 1; }
 static inline bool atomic_dec_and_test(atomic_t *a) { return atomic_fetch_sub(&a->counter, 1) == 1; }
+#define smp_mb()		atomic_thread_fence(memory_order_seq_cst)
+static inline int atomic_xchg(atomic_t *a, int n) { return atomic_exchange(&a->counter, n); }
 
 /* RCU, rhashtable, work items, llist and per-CPU data: see each header. */
 #include "rcu_user.h"

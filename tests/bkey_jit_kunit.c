@@ -487,6 +487,43 @@ static void bkey_jit_test_fallback(struct kunit *test)
 }
 
 /*
+ * Mode off compiles nothing (a format got then stays pending, on the
+ * generic unpack); leaving mode off queues what was deferred, once.
+ */
+static void bkey_jit_test_mode_off_defers(struct kunit *test)
+{
+	struct bkey_format f = { .bits_per_field = { 19, 37, 5, 9, 0, 11 } };
+	struct bkey_jit_stats s0, s1;
+	struct bkey_jit *j;
+
+	save_mode(test);
+	ref_format_finish(&f);
+	f.field_offset[1] = cpu_to_le64(0xdefe7);
+
+	bkey_jit_get_stats(&s0);
+	bkey_jit_set_mode(BKEY_JIT_MODE_OFF);
+	j = get_compiled(&f);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(j));
+	bkey_jit_get_stats(&s1);
+	KUNIT_EXPECT_EQ(test, s1.compiles, s0.compiles);
+	KUNIT_EXPECT_EQ(test, j->fallback, BKEY_JIT_FALLBACK_PENDING);
+	KUNIT_EXPECT_NULL(test, j->unpack);
+	check_keys(test, j, 64);
+
+	bkey_jit_set_mode(BKEY_JIT_MODE_VERIFY);
+	bkey_jit_put(get_compiled(&f));
+	bkey_jit_get_stats(&s1);
+	/* compiled, or refused for a reason of its own: not pending */
+	KUNIT_EXPECT_NE(test, j->fallback, BKEY_JIT_FALLBACK_PENDING);
+	KUNIT_EXPECT_LE(test, s1.compiles - s0.compiles, 1);
+	if (bkey_jit_arch_name)
+		KUNIT_EXPECT_NOT_NULL(test, j->unpack);
+	check_keys(test, j, 64);
+	KUNIT_EXPECT_EQ(test, s1.verify_mismatches, 0);
+	bkey_jit_put(j);
+}
+
+/*
  * The node-read path may hold spinlocks or run with preemption off: gets
  * and puts never sleep there (CONFIG_DEBUG_ATOMIC_SLEEP and lockdep in the
  * debug leg would say so), and the unpackers they return are correct at
@@ -942,6 +979,7 @@ static struct kunit_case bkey_jit_test_cases[] = {
 	KUNIT_CASE(bkey_jit_test_cache_dedup),
 	KUNIT_CASE(bkey_jit_test_cache_concurrency),
 	KUNIT_CASE(bkey_jit_test_fallback),
+	KUNIT_CASE(bkey_jit_test_mode_off_defers),
 	KUNIT_CASE(bkey_jit_test_get_atomic),
 	KUNIT_CASE(bkey_jit_test_switch_while_in_use),
 	KUNIT_CASE(bkey_jit_test_free_after_grace_period),

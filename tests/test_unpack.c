@@ -656,6 +656,52 @@ static void test_fallback(void)
 	tc_end(&tc);
 }
 
+/*
+ * Mode off compiles nothing: a format got then stays pending on the
+ * generic unpack, and is compiled once the mode leaves off (queued by the
+ * mode change), exactly once.
+ */
+static void test_mode_off_defers(void)
+{
+	struct test_case tc = { .name = "mode off defers compiles" };
+	struct bkey_format f = { .bits_per_field = { 19, 37, 5, 9, 0, 11 } };
+	struct bkey_jit_stats s0, s1;
+	struct bkey_jit *a, *b;
+
+	ref_format_finish(&f);
+	f.field_offset[1] = 0x0ff0ff;
+
+	bkey_jit_get_stats(&s0);
+	bkey_jit_set_mode(BKEY_JIT_MODE_OFF);
+	a = bkey_jit_get(&f);
+	b = bkey_jit_get(&f);
+	bkey_jit_wait_compiled();
+	bkey_jit_get_stats(&s1);
+	tc_check(&tc, a == b, "one entry");
+	tc_check(&tc, s1.compiles == s0.compiles, "mode off compiled %ld",
+		 s1.compiles - s0.compiles);
+	tc_check(&tc, !a->unpack && !a->unpack_pos && !a->cmp, "code in mode off");
+	tc_check(&tc, a->fallback == BKEY_JIT_FALLBACK_PENDING, "reason %u", a->fallback);
+	check_some_keys(&tc, a, 50);
+
+	/* Leaving mode off queues it; a get in the new mode must not again. */
+	bkey_jit_set_mode(BKEY_JIT_MODE_VERIFY);
+	bkey_jit_put(bkey_jit_get(&f));
+	bkey_jit_wait_compiled();
+	bkey_jit_get_stats(&s1);
+	if (bkey_jit_arch_name) {
+		tc_check(&tc, s1.compiles - s0.compiles == 1, "compiled %ld times",
+			 s1.compiles - s0.compiles);
+		tc_check(&tc, a->unpack && a->fallback == BKEY_JIT_FALLBACK_NONE,
+			 "no code after mode off (reason %u)", a->fallback);
+	}
+	check_some_keys(&tc, a, 50);
+	bkey_jit_set_mode(BKEY_JIT_MODE_ON);
+	bkey_jit_put(b);
+	bkey_jit_put(a);
+	tc_end(&tc);
+}
+
 /* Cache: dedup and refcounts, and the allocator's accounting. */
 static void test_cache(void)
 {
@@ -1539,6 +1585,7 @@ int main(int argc, char **argv)
 	test_allocator_packs();
 	test_cache();
 	test_fallback();
+	test_mode_off_defers();
 	test_options();
 	test_concurrency();
 	test_backends();
