@@ -607,7 +607,7 @@ static void bkey_jit_queue_if_deferred(struct bkey_jit_entry *e)
 
 static void bkey_jit_queue_deferred(struct bkey_jit_entry *e)
 {
-	smp_mb();
+	smp_mb();	/* inserted, then read the mode: pairs with set_mode */
 	if (READ_ONCE(bkey_jit_mode) != BKEY_JIT_MODE_OFF)
 		bkey_jit_queue_if_deferred(e);
 }
