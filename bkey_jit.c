@@ -277,8 +277,8 @@ static_assert(BKEY_JIT_NR_FNS == BKEY_JIT_BPF_NR_PROGS);
 struct bkey_jit_compile_buf {
 	struct bkey_plan		plan[BKEY_JIT_NR_FNS];
 	struct bkey_jit_emit_opts	opts[BKEY_JIT_NR_FNS];
+	struct bkey_jit_emitted		sized[BKEY_JIT_NR_FNS];
 	struct bkey_jit_emitted		out[BKEY_JIT_NR_FNS];
-	unsigned int			len[BKEY_JIT_NR_FNS]; /* sizing pass */
 	unsigned int			off[BKEY_JIT_NR_FNS]; /* in the code */
 	unsigned int			total;
 	u8				staging[BKEY_JIT_NR_FNS * BKEY_JIT_MAX_CODE];
@@ -324,12 +324,11 @@ static int bkey_jit_size(const struct bkey_format *f,
 	for (i = 0; i < BKEY_JIT_NR_FNS; i++) {
 		bkey_jit_emit_opts(&cb->opts[i], i);
 		ret = bkey_jit_arch_emit(&cb->plan[i], &cb->opts[i], NULL, 0,
-					 &cb->out[i]);
+					 &cb->sized[i]);
 		if (ret)
 			return ret;
-		cb->len[i] = cb->out[i].len;
 		cb->off[i] = ALIGN(cb->total, VMALLOC_EXEC_ALIGN);
-		cb->total = cb->off[i] + cb->len[i];
+		cb->total = cb->off[i] + cb->sized[i].len;
 	}
 	return 0;
 }
@@ -340,23 +339,24 @@ static int bkey_jit_size(const struct bkey_format *f,
  * allocation, a shorter one would leave the entries where they were not
  * sized for. Either is an emitter bug; fall back rather than run it.
  */
-static int bkey_jit_emit_final(struct bkey_jit_compile_buf *cb, void *code)
+static int bkey_jit_emit_code(struct bkey_jit_compile_buf *cb, void *code)
 {
 	int i, ret;
 
-	bkey_jit_arch_fill_trap(cb->staging, cb->total);
 	for (i = 0; i < BKEY_JIT_NR_FNS; i++) {
-		unsigned int off = cb->off[i];
+		unsigned int off = cb->off[i], end = off + cb->sized[i].len;
+		unsigned int next = i + 1 < BKEY_JIT_NR_FNS ? cb->off[i + 1] :
+							     cb->total;
 
-		ret = bkey_jit_arch_emit(&cb->plan[i], &cb->opts[i],
-					 cb->staging + off,
-					 (unsigned long)code + off, &cb->out[i]);
-		if (ret)
+		/* the padding between functions traps */
+		bkey_jit_arch_fill_trap(cb->staging + end, next - end);
+		ret = bkey_jit_arch_emit_final(&cb->plan[i], &cb->opts[i],
+					       cb->staging + off,
+					       (unsigned long)code + off,
+					       &cb->sized[i], &cb->out[i]);
+		if (WARN_ONCE(ret, "bkey_jit: final pass %d differs from sizing\n",
+			      i))
 			return ret;
-		if (WARN_ONCE(cb->out[i].len != cb->len[i],
-			      "bkey_jit: emitted %u bytes, sized %u\n",
-			      cb->out[i].len, cb->len[i]))
-			return -EINVAL;
 	}
 	return 0;
 }
@@ -415,7 +415,7 @@ static enum bkey_jit_fallback bkey_jit_compile(struct bkey_jit_entry *e,
 		return bkey_jit_alloc_failure(code);
 	t[2] = bkey_jit_now_ns();
 
-	if (bkey_jit_emit_final(cb, code))
+	if (bkey_jit_emit_code(cb, code))
 		goto unreachable;
 	t[3] = bkey_jit_now_ns();
 	if (vmalloc_exec_write(code, cb->staging, cb->total))

@@ -249,6 +249,57 @@ static int emit_pass(const struct bkey_jit_backend *be,
 	return ctx->err;
 }
 
+static void emit_ctx_init(struct bkey_jit_ctx *ctx,
+			  const struct bkey_jit_backend *be,
+			  const struct bkey_jit_caps *caps,
+			  const struct bkey_plan *plan,
+			  const struct bkey_jit_emit_opts *opts,
+			  unsigned long ip, void *priv)
+{
+	static const struct bkey_jit_emit_opts no_opts;
+	static const struct bkey_jit_caps no_caps;
+
+	*ctx = (struct bkey_jit_ctx) {
+		.cap	= be->max_len,
+		.ip	= ip,
+		.plan	= plan,
+		.opts	= opts ?: &no_opts,
+		.caps	= caps ?: &no_caps,
+		.priv	= priv,
+	};
+}
+
+static void emit_result(const struct bkey_jit_ctx *ctx,
+			struct bkey_jit_emitted *out)
+{
+	out->len = ctx->len;
+	out->entry = ctx->entry;
+	out->nr_insns = ctx->nr_insns - ctx->entry_insns;
+	memcpy(out->label, ctx->label, sizeof(out->label));
+}
+
+/*
+ * The final pass: branches go to the labels the sizing pass found, and
+ * the pass must land exactly where that one did.
+ */
+static int final_pass(const struct bkey_jit_backend *be,
+		      struct bkey_jit_ctx *ctx, u8 *buf,
+		      const struct bkey_jit_emitted *sized)
+{
+	struct bkey_jit_emitted res;
+	int ret;
+
+	ctx->buf = buf;
+	memcpy(ctx->label, sized->label, sizeof(ctx->label));
+	ret = emit_pass(be, ctx);
+	if (ret)
+		return ret;
+	emit_result(ctx, &res);
+	if (memcmp(&res, sized, sizeof(res)))
+		return -EINVAL;	/* a backend bug: sizes must agree */
+	return 0;
+}
+
 /**
  * bkey_jit_emit - encode a plan with a backend
  * @be:		the backend
@@ -273,38 +324,64 @@ int bkey_jit_emit(const struct bkey_jit_backend *be,
 		  const struct bkey_jit_emit_opts *opts, u8 *buf,
 		  unsigned long ip, void *priv, struct bkey_jit_emitted *out)
 {
-	static const struct bkey_jit_emit_opts no_opts;
-	static const struct bkey_jit_caps no_caps;
-	struct bkey_jit_ctx size = {
-		.cap	= be->max_len,
-		.ip	= ip,
-		.plan	= plan,
-		.opts	= opts ?: &no_opts,
-		.caps	= caps ?: &no_caps,
-		.priv	= priv,
-	};
-	struct bkey_jit_ctx final = size;
+	struct bkey_jit_emitted sized;
+	struct bkey_jit_ctx ctx;
 	int ret;
 
 	if (!out)
 		return -EINVAL;
 	ret = bkey_plan_validate(plan);
-	if (!ret)
-		ret = emit_pass(be, &size);
-	if (!ret && buf) {
-		final.buf = buf;
-		memcpy(final.label, size.label, sizeof(final.label));
-		ret = emit_pass(be, &final);
-		if (!ret && (final.len != size.len ||
-			     final.nr_insns != size.nr_insns ||
-			     final.entry != size.entry))
-			ret = -EINVAL;	/* a backend bug: sizes must agree */
-	}
 	if (ret)
 		return ret;
-
-	out->len = size.len;
-	out->entry = size.entry;
-	out->nr_insns = size.nr_insns - size.entry_insns;
+	emit_ctx_init(&ctx, be, caps, plan, opts, ip, priv);
+	ret = emit_pass(be, &ctx);
+	if (ret)
+		return ret;
+	emit_result(&ctx, &sized);
+	if (buf) {
+		emit_ctx_init(&ctx, be, caps, plan, opts, ip, priv);
+		ret = final_pass(be, &ctx, buf, &sized);
+		if (ret)
+			return ret;
+	}
+	*out = sized;
 	return 0;
+}
+
+/**
+ * bkey_jit_emit_final - the final pass alone, after bkey_jit_emit() sized
+ * @be:		the backend
+ * @caps:	as for the sizing call
+ * @plan:	the plan that call validated, unchanged since
+ * @opts:	as for the sizing call
+ * @buf:	@be->max_len bytes of output
+ * @ip:		the address @buf[0] runs at
+ * @priv:	the backend's per-pass state
+ * @sized:	the sizing call's result
+ * @out:	length, entry offset and instruction count from the entry
+ *
+ * Saves the cache, which sizes every function before it allocates, a
+ * second validation and sizing pass per function.
+ *
+ * Return: 0 or -EINVAL (no buffer, or a pass that did not reproduce
+ * @sized).
+ */
+int bkey_jit_emit_final(const struct bkey_jit_backend *be,
+			const struct bkey_jit_caps *caps,
+			const struct bkey_plan *plan,
+			const struct bkey_jit_emit_opts *opts, u8 *buf,
+			unsigned long ip, void *priv,
+			const struct bkey_jit_emitted *sized,
+			struct bkey_jit_emitted *out)
+{
+	struct bkey_jit_ctx ctx;
+	int ret;
+
+	if (!buf || !sized || !out)
+		return -EINVAL;
+	emit_ctx_init(&ctx, be, caps, plan, opts, ip, priv);
+	ret = final_pass(be, &ctx, buf, sized);
+	if (!ret)
+		*out = *sized;
+	return ret;
 }

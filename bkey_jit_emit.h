@@ -37,9 +37,6 @@ struct bkey_jit_caps {
 	bool	bitfield_extract; /* (r >> shift) & mask(width) in one */
 };
 
-/* Branch targets a backend may mark (compare plans: the exits). */
-#define BKEY_JIT_NR_LABELS	4
-
 struct bkey_jit_ctx {
 	u8			*buf;		/* NULL in the sizing pass */
 	unsigned int		cap;		/* bytes @buf holds */
@@ -78,5 +75,12 @@ int bkey_jit_emit(const struct bkey_jit_backend *be,
 		  const struct bkey_plan *plan,
 		  const struct bkey_jit_emit_opts *opts, u8 *buf,
 		  unsigned long ip, void *priv, struct bkey_jit_emitted *out);
+int bkey_jit_emit_final(const struct bkey_jit_backend *be,
+			const struct bkey_jit_caps *caps,
+			const struct bkey_plan *plan,
+			const struct bkey_jit_emit_opts *opts, u8 *buf,
+			unsigned long ip, void *priv,
+			const struct bkey_jit_emitted *sized,
+			struct bkey_jit_emitted *out);
 
 #endif /* _BKEY_JIT_EMIT_H */

@@ -132,11 +132,16 @@ struct bkey_jit_emit_opts {
 	unsigned long	return_thunk;	/* x86: jmp to this instead of ret; int3 */
 };
 
+/* Branch targets a backend may mark (compare plans: the exits). */
+#define BKEY_JIT_NR_LABELS	4
+
 /* What one emitter run produced. */
 struct bkey_jit_emitted {
 	unsigned int	len;		/* bytes, preamble included */
 	unsigned int	entry;		/* offset of the function entry */
 	unsigned int	nr_insns;	/* instructions from entry to the end */
+	/* where the labels landed: a final pass after this one needs them */
+	unsigned int	label[BKEY_JIT_NR_LABELS];
 };
 
 /*
@@ -162,6 +167,27 @@ struct bkey_jit_emitted {
 int bkey_jit_arch_emit(const struct bkey_plan *plan,
 		       const struct bkey_jit_emit_opts *opts, u8 *buf,
 		       unsigned long ip, struct bkey_jit_emitted *out);
+
+/**
+ * bkey_jit_arch_emit_final - the final pass alone, after a sizing pass
+ * @plan:	the plan a sizing bkey_jit_arch_emit() call accepted, unchanged
+ * @opts:	the options of that call
+ * @buf:	output, at least BKEY_JIT_MAX_CODE bytes
+ * @ip:		the address @buf[0] will execute at
+ * @sized:	what that sizing call returned
+ * @out:	length, entry offset and instruction count
+ *
+ * For a caller that sized first to allocate (the cache): the plan is not
+ * validated nor sized again. The pass must reproduce @sized exactly.
+ *
+ * Return: 0, -EINVAL (an encoder that did not reproduce @sized) or
+ * -EOPNOTSUPP.
+ */
+int bkey_jit_arch_emit_final(const struct bkey_plan *plan,
+			     const struct bkey_jit_emit_opts *opts, u8 *buf,
+			     unsigned long ip,
+			     const struct bkey_jit_emitted *sized,
+			     struct bkey_jit_emitted *out);
 
 /* Name of the backend ("x86-64", "arm64"), or NULL without one. */
 extern const char *const bkey_jit_arch_name;

@@ -1445,6 +1445,75 @@ static void cmp_check_format(const struct bkey_format *f, bool want_code,
  * a narrow load, a CMP of a register with itself or out of range) is
  * refused by the driver, so by every backend.
  */
+/*
+ * The cache sizes every function, allocates, then runs the final pass
+ * alone (bkey_jit_arch_emit_final()): it must write what the two-pass
+ * bkey_jit_arch_emit() writes, and refuse a sizing result it does not
+ * reproduce.
+ */
+/* Move a label the pass marked (unmarked ones are 0 and unused). */
+static bool tamper_label(struct bkey_jit_emitted *e)
+{
+	unsigned int i;
+
+	for (i = 0; i < BKEY_JIT_NR_LABELS; i++) {
+		if (e->label[i]) {
+			e->label[i] ^= 4;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void test_emit_final(void)
+{
+	struct test_case tc = { .name = "final pass alone after sizing" };
+	struct bkey_jit_emit_opts o = { 0 };
+	u8 a[BKEY_JIT_MAX_CODE], b[BKEY_JIT_MAX_CODE];
+	struct bkey_jit_emitted sized, out, bad;
+	unsigned int n, kind, i, labels = 0;
+	struct bkey_format f;
+	struct bkey_plan plan;
+
+	if (!bkey_jit_arch_name) {
+		tc_end(&tc);
+		return;
+	}
+	for (n = 0; n < 2000; n++) {
+		random_format(&f);
+		for (kind = 0; kind < BKEY_PLAN_NR_KINDS; kind++) {
+			if (bkey_plan_build(&f, kind, &plan))
+				continue;
+			bkey_plan_blind(&plan, rng64());
+			tc_check(&tc, !bkey_jit_arch_emit(&plan, &o, NULL, 0, &sized),
+				 "sizing refused");
+			tc_check(&tc, !bkey_jit_arch_emit(&plan, &o, a, (unsigned long)a,
+							  &out), "two passes refused");
+			tc_check(&tc, !bkey_jit_arch_emit_final(&plan, &o, b, (unsigned long)a,
+								&sized, &out),
+				 "final pass refused");
+			tc_check(&tc, out.len == sized.len && !memcmp(a, b, out.len),
+				 "final pass alone wrote other bytes");
+			for (i = 0; i < 3; i++) {
+				bad = sized;
+				if (i == 0)
+					bad.len++;
+				else if (i == 1)
+					bad.nr_insns--;
+				else if (!tamper_label(&bad))
+					bad.entry += 1;
+				tc_check(&tc, bkey_jit_arch_emit_final(&plan, &o, b, 0, &bad,
+								       &out) == -EINVAL,
+					 "kind %u: a sizing result not reproduced was accepted (%u)",
+					 kind, i);
+				labels += i == 2 && bad.entry == sized.entry;
+			}
+		}
+	}
+	tc_check(&tc, labels > 1000, "only %u moved labels tried", labels);
+	tc_end(&tc);
+}
+
 static void test_cmp_plans(void)
 {
 	struct test_case tc = { .name = "compare plans: validation through the driver" };
@@ -1585,6 +1654,7 @@ int main(int argc, char **argv)
 	test_allocator_packs();
 	test_cache();
 	test_fallback();
+	test_emit_final();
 	test_mode_off_defers();
 	test_options();
 	test_concurrency();

@@ -644,6 +644,29 @@ int bkey_jit_arch_emit(const struct bkey_plan *plan,
 			     &st, out);
 }
 
+/**
+ * bkey_jit_arch_emit_final - the final pass alone, after a sizing pass
+ * @plan:	the plan the sizing call accepted
+ * @opts:	its options
+ * @buf:	BKEY_JIT_MAX_CODE bytes of output
+ * @ip:		unused
+ * @sized:	the sizing call's result
+ * @out:	length, entry offset and instruction count from the entry
+ *
+ * Return: 0 or -EINVAL.
+ */
+int bkey_jit_arch_emit_final(const struct bkey_plan *plan,
+			     const struct bkey_jit_emit_opts *opts, u8 *buf,
+			     unsigned long ip,
+			     const struct bkey_jit_emitted *sized,
+			     struct bkey_jit_emitted *out)
+{
+	struct pending_store st = { };
+
+	return bkey_jit_emit_final(&a64_backend, &a64_caps, plan, opts, buf,
+				   ip, &st, sized, out);
+}
+
 const char *const bkey_jit_arch_name = "arm64";
 
 void bkey_jit_arch_fill_trap(void *area, size_t size)

@@ -14,6 +14,15 @@ int bkey_jit_arch_emit(const struct bkey_plan *plan,
 	return -EOPNOTSUPP;
 }
 
+int bkey_jit_arch_emit_final(const struct bkey_plan *plan,
+			     const struct bkey_jit_emit_opts *opts, u8 *buf,
+			     unsigned long ip,
+			     const struct bkey_jit_emitted *sized,
+			     struct bkey_jit_emitted *out)
+{
+	return -EOPNOTSUPP;
+}
+
 void bkey_jit_arch_fill_trap(void *area, size_t size)
 {
 	memset(area, 0, size);
