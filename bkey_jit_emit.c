@@ -8,31 +8,6 @@
 #include "bkey_jit_emit.h"
 
 /**
- * bkey_jit_emit_insn - append one instruction
- * @ctx:	the emitter context
- * @insn:	its encoding
- * @len:	its length in bytes, at least 1
- *
- * The only writer of @ctx->buf. Past the backend's bound the pass fails
- * with -EINVAL and nothing more is written; in the sizing pass only the
- * length and the count move.
- */
-void bkey_jit_emit_insn(struct bkey_jit_ctx *ctx, const void *insn,
-			unsigned int len)
-{
-	if (ctx->err)
-		return;
-	if (!len || len > ctx->cap - ctx->len) {
-		ctx->err = -EINVAL;
-		return;
-	}
-	if (ctx->buf)
-		memcpy(ctx->buf + ctx->len, insn, len);
-	ctx->len += len;
-	ctx->nr_insns++;
-}
-
-/**
  * bkey_jit_emit_label - mark a branch target at the current position
  * @ctx:	the emitter context
  * @id:		the label, below BKEY_JIT_NR_LABELS

@@ -62,8 +62,37 @@ struct bkey_jit_backend {
 	void		(*epilogue)(struct bkey_jit_ctx *ctx);
 };
 
-void bkey_jit_emit_insn(struct bkey_jit_ctx *ctx, const void *insn,
-			unsigned int len);
+/**
+ * bkey_jit_emit_insn - append one instruction
+ * @ctx:	the emitter context
+ * @insn:	its encoding
+ * @len:	its length in bytes, at least 1
+ *
+ * The only writer of @ctx->buf. Past the backend's bound the pass fails
+ * with -EINVAL and nothing more is written; in the sizing pass only the
+ * length and the count move. Inline: it runs for every instruction of
+ * every pass, and a compile is mostly that.
+ */
+static inline void bkey_jit_emit_insn(struct bkey_jit_ctx *ctx,
+				      const void *insn, unsigned int len)
+{
+	const u8 *b = insn;
+	unsigned int i;
+
+	if (ctx->err)
+		return;
+	if (!len || len > ctx->cap - ctx->len) {
+		ctx->err = -EINVAL;
+		return;
+	}
+	/* a few bytes: a loop, not a call to memcpy() */
+	if (ctx->buf)
+		for (i = 0; i < len; i++)
+			ctx->buf[ctx->len + i] = b[i];
+	ctx->len += len;
+	ctx->nr_insns++;
+}
+
 void bkey_jit_emit_label(struct bkey_jit_ctx *ctx, unsigned int id);
 int bkey_plan_validate(const struct bkey_plan *plan);
 bool bkey_plan_reg_dead_after(const struct bkey_plan *plan, unsigned int idx,
