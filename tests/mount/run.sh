@@ -444,10 +444,11 @@ if grep -aq '^GUEST-STATS0:' "$log.txt"; then
 			bad "no JIT code used in verify mode" ;;
 	off)
 		# mode off counts no unpack (that would cost the fallback path a
-		# store per key): the node reads' gets in mode off, and no JIT use
-		[ "${offgets:-0}" -gt 0 ] && [ "${jit:-0}" -eq 0 ] &&
-			ok "mode off: $offgets unpackers got in mode off, no JIT unpack" ||
-			bad "mode off: ${offgets:-?} gets in mode off, ${jit:-?} JIT unpacks" ;;
+		# store per key): the node reads' gets in mode off, no JIT use,
+		# and nothing compiled (code nobody runs is not made)
+		[ "${offgets:-0}" -gt 0 ] && [ "${jit:-0}" -eq 0 ] && [ "${compiled:-1}" -eq 0 ] &&
+			ok "mode off: $offgets unpackers got in mode off, no JIT unpack, nothing compiled" ||
+			bad "mode off: ${offgets:-?} gets in mode off, ${jit:-?} JIT unpacks, ${compiled:-?} compiled" ;;
 	on)
 		if [ -n "$cap" ]; then
 			[ "${capped:-0}" -gt 0 ] && [ "${compiled:-0}" -eq 0 ] &&
