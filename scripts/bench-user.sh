@@ -546,6 +546,24 @@ print(text, end="")
 EOF
 fi
 
+# Compile cost: instructions per new format under callgrind (plan, blind,
+# size, allocate, final pass, copy and publish of its three functions),
+# the userspace side of make bench-kernel's compile_ns_avg.
+if command -v valgrind >/dev/null; then
+	cg=$OUT/callgrind/compile
+	if valgrind --tool=callgrind --collect-atstart=no \
+		--toggle-collect=bkey_jit_compile --smc-check=all-non-file \
+		--callgrind-out-file="$cg.cg" "$NATIVE" --callgrind-compile 1000 \
+		> "$cg.out" 2> "$cg.log"; then
+		n=$(sed -n 's/^compiles,//p' "$cg.out")
+		t=$(awk '/^totals:/ { print $2 }' "$cg.cg")
+		printf '\ncompile, native backend: %d instructions per format (callgrind, %d formats, three functions each, blinded)\n' \
+			$((t / n)) "$n" | tee -a "$OUT/results.txt"
+	else
+		echo "bench-user: callgrind compile run failed (see $cg.log)" >&2
+	fi
+fi
+
 # The plot: pngcairo, else gnuplot's libgd png, else the hand-written PNG.
 plot() {
 	gnuplot -e "datafile='$OUT/ns_per_key.dat'; outfile='$OUT/ns_per_key.png'; harness=$(cat "$OUT/harness_ns"); term='$1'" \

@@ -29,6 +29,9 @@
  *   bench --dump-code DIR		emitted code of every format as
  *					DIR/<format>.<full|pos|old>.bin
  *					(old: bcachefs's old emitter)
+ *   bench --callgrind-compile N		N new formats through the cache,
+ *					for valgrind
+ *					--toggle-collect=bkey_jit_compile
  *   bench [--cpu N] --scale		the cache at 1 000, 10 000 and
  *					100 000 live formats: hit and miss
  *					latency, executable bytes
@@ -1514,6 +1517,42 @@ static int cmp_bch_call(const struct bkey_packed *l, const struct bkey_packed *r
 	return bch_cmp_packed_call(l, r, &cur_btree);
 }
 
+/*
+ * Compile cost, counted by callgrind: N new formats (random widths and
+ * offsets, the realistic and the odd) through the cache, each waited for
+ * and put, so that --toggle-collect=bkey_jit_compile sees one native
+ * compile (plan, blind, size, allocate, final pass, copy, publish) of
+ * each format's three functions.
+ */
+static int callgrind_compile_mode(unsigned int n)
+{
+	struct bkey_jit_stats s0, s1;
+	unsigned int i;
+
+	bkey_jit_get_stats(&s0);
+	for (i = 0; i < n; i++) {
+		struct bkey_format f = { 0 };
+		struct bkey_jit *j;
+
+		f.bits_per_field[BKEY_FIELD_INODE] = rng64() % 65;
+		f.bits_per_field[BKEY_FIELD_OFFSET] = rng64() % 65;
+		f.bits_per_field[BKEY_FIELD_SNAPSHOT] = rng64() % 33;
+		f.bits_per_field[BKEY_FIELD_SIZE] = rng64() % 33;
+		f.bits_per_field[BKEY_FIELD_VERSION_LO] = rng64() % 4 ? 0 : rng64() % 65;
+		ref_format_finish(&f);
+		if (f.bits_per_field[BKEY_FIELD_OFFSET] < 64)
+			f.field_offset[BKEY_FIELD_OFFSET] = rng64() >> 40;
+		j = bkey_jit_get(&f);
+		if (IS_ERR(j))
+			return 1;
+		bkey_jit_wait_compiled();
+		bkey_jit_put(j);
+	}
+	bkey_jit_get_stats(&s1);
+	printf("compiles,%ld\n", s1.compiles - s0.compiles);
+	return 0;
+}
+
 static int callgrind_cmp_mode(const char *mode, const char *name, unsigned int k)
 {
 	struct bench_fmt b;
@@ -1605,6 +1644,7 @@ static void print_usage(void)
 		"usage: bench [--no-blind] [--cpu N] | --static-only | --list |\n"
 		"       --callgrind harness|jit|jitpos|generic|bch|bchcall|old FORMAT [K] |\n"
 		"       --callgrind-cmp harness|jit|generic|bch|bchcall FORMAT |\n"
+		"       --callgrind-compile N |\n"
 		"       --cmp-static FORMAT |\n"
 		"       --dump-code DIR | [--cpu N] --scale\n");
 	exit(2);
@@ -1633,6 +1673,8 @@ int main(int argc, char **argv)
 					      atoi(argv[i + 3]) : 8);
 		} else if (!strcmp(argv[i], "--cmp-static") && i + 1 < (unsigned int)argc) {
 			return cmp_static(argv[i + 1]);
+		} else if (!strcmp(argv[i], "--callgrind-compile") && i + 1 < (unsigned int)argc) {
+			return callgrind_compile_mode(atoi(argv[i + 1]));
 		} else if (!strcmp(argv[i], "--callgrind-cmp") && i + 2 < (unsigned int)argc) {
 			return callgrind_cmp_mode(argv[i + 1], argv[i + 2], 8);
 		} else if (!strcmp(argv[i], "--dump-code") && i + 1 < (unsigned int)argc) {
