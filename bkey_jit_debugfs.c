@@ -265,6 +265,9 @@ static void bench_fill_keys(const struct bkey_format *f, u64 *keys)
 		((struct bkey_packed *)&keys[i * f->key_u64s])->u64s = f->key_u64s;
 		((struct bkey_packed *)&keys[i * f->key_u64s])->format = 0;
 	}
+	/* the equal copies the compare runs against, right after */
+	memcpy(keys + BENCH_KEYS * f->key_u64s, keys,
+	       BENCH_KEYS * f->key_u64s * sizeof(u64));
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -294,27 +297,44 @@ static const enum bkey_jit_backend_choice bench_col_backend[] = {
 	[BENCH_FALLBACK]	= BKEY_JIT_BACKEND_GENERIC,
 };
 
+/*
+ * One key's work: an unpack, or a compare of the key with an equal copy
+ * of itself (every position word compared: a compare's longest path, and
+ * the common one between neighbours in a node, which share their high
+ * words).
+ */
+static __always_inline u64 bench_key(const struct bkey_jit *j,
+				     const struct bkey_packed *k,
+				     const struct bkey_packed *copy,
+				     enum bench_col col, bool cmp)
+{
+	struct bkey out;
+
+	if (cmp)
+		return col == BENCH_GENERIC ?
+			bkey_jit_cmp_packed_generic(j, k, copy) :
+			bkey_jit_cmp_packed(j, k, copy);
+	if (col == BENCH_GENERIC)
+		bkey_jit_unpack_generic(j, &out, k);
+	else
+		bkey_jit_unpack(j, &out, k);
+	return out.p.offset;
+}
+
 /* Median ns per key of one pass over all keys. */
 static u64 bench_run(const struct bkey_jit *j, const u64 *keys,
-		     enum bench_col col)
+		     enum bench_col col, bool cmp)
 {
+	unsigned int n = j->format.key_u64s, r, i;
+	const u64 *copies = keys + BENCH_KEYS * n;
 	u64 t[BENCH_RUNS], sink = 0;
-	struct bkey out;
-	unsigned int r, i;
 
 	for (r = 0; r < BENCH_RUNS; r++) {
 		u64 start = ktime_get_ns();
 
-		for (i = 0; i < BENCH_KEYS; i++) {
-			const struct bkey_packed *k =
-				(const void *)&keys[i * j->format.key_u64s];
-
-			if (col == BENCH_GENERIC)
-				bkey_jit_unpack_generic(j, &out, k);
-			else
-				bkey_jit_unpack(j, &out, k);
-			sink += out.p.offset;
-		}
+		for (i = 0; i < BENCH_KEYS; i++)
+			sink += bench_key(j, (const void *)&keys[i * n],
+					  (const void *)&copies[i * n], col, cmp);
 		t[r] = ktime_get_ns() - start;
 		cond_resched();
 	}
@@ -396,10 +416,24 @@ static void bench_print_ratio(struct seq_file *m, u64 a, u64 b)
 		seq_printf(m, " %9s", "-");
 }
 
+static void bench_print_row(struct seq_file *m, const char *name,
+			    const char *what, const u64 *ps)
+{
+	unsigned int col;
+
+	seq_printf(m, "%-10s %-3s", name, what);
+	for (col = 0; col < BENCH_NR_COLS; col++)
+		bench_print_ps(m, ps[col]);
+	bench_print_ratio(m, ps[BENCH_GENERIC], ps[BENCH_NATIVE]);
+	bench_print_ratio(m, ps[BENCH_GENERIC], ps[BENCH_EBPF]);
+	bench_print_ratio(m, ps[BENCH_EBPF], ps[BENCH_NATIVE]);
+	seq_putc(m, '\n');
+}
+
 static void bench_one(struct seq_file *m, const struct bench_format *bf,
 		      u64 *keys)
 {
-	u64 ps[BENCH_NR_COLS] = { };
+	u64 ps[BENCH_NR_COLS] = { }, cmp[BENCH_NR_COLS] = { };
 	struct bkey_format f = bf->f;
 	struct bkey_jit *j;
 	unsigned int col;
@@ -415,35 +449,33 @@ static void bench_one(struct seq_file *m, const struct bench_format *bf,
 		j = bench_get(&f, col);
 		if (!j)
 			continue;
-		ps[col] = bench_run(j, keys, col);
-		if (col == BENCH_FALLBACK)
-			ps[BENCH_GENERIC] = bench_run(j, keys, BENCH_GENERIC);
+		ps[col] = bench_run(j, keys, col, false);
+		cmp[col] = bench_run(j, keys, col, true);
+		if (col == BENCH_FALLBACK) {
+			ps[BENCH_GENERIC] = bench_run(j, keys, BENCH_GENERIC, false);
+			cmp[BENCH_GENERIC] = bench_run(j, keys, BENCH_GENERIC, true);
+		}
 		bkey_jit_put(j);
 	}
-
-	seq_printf(m, "%-14s", bf->name);
-	for (col = 0; col < BENCH_NR_COLS; col++)
-		bench_print_ps(m, ps[col]);
-	bench_print_ratio(m, ps[BENCH_GENERIC], ps[BENCH_NATIVE]);
-	bench_print_ratio(m, ps[BENCH_GENERIC], ps[BENCH_EBPF]);
-	bench_print_ratio(m, ps[BENCH_EBPF], ps[BENCH_NATIVE]);
-	seq_putc(m, '\n');
+	bench_print_row(m, bf->name, "unp", ps);
+	bench_print_row(m, bf->name, "cmp", cmp);
 }
 
 static int bkey_jit_bench_show(struct seq_file *m, void *v)
 {
-	u64 *keys = vmalloc(BENCH_KEYS * BKEY_U64s * sizeof(u64));
+	u64 *keys = vmalloc(2 * BENCH_KEYS * BKEY_U64s * sizeof(u64));
 	unsigned int i;
 
 	if (!keys)
 		return -ENOMEM;
 	seq_puts(m, "# ns/key over 4096 keys, median of 7 runs (qemu -icount shift=0: ns = instructions)\n");
-	seq_puts(m, "# native, ebpf: bkey_jit_unpack() with that backend's code; fallback: bkey_jit_unpack()\n");
+	seq_puts(m, "# unp: native, ebpf: bkey_jit_unpack() with that backend's code; fallback: bkey_jit_unpack()\n");
 	seq_puts(m, "# without code (slow path); generic: bkey_jit_unpack_generic() alone; - = unavailable\n");
+	seq_puts(m, "# cmp: the same for bkey_jit_cmp_packed() of the key and an equal copy (every word)\n");
 	if (bkey_jit_get_mode() != BKEY_JIT_MODE_ON)
 		seq_printf(m, "# mode is %s, not on: every column runs the generic C\n",
 			   bkey_jit_mode_names[bkey_jit_get_mode()]);
-	seq_printf(m, "%-14s %11s %11s %11s %11s %9s %9s %9s\n", "format",
+	seq_printf(m, "%-14s %11s %11s %11s %11s %9s %9s %9s\n", "format   op",
 		   "native_ns", "ebpf_ns", "fallback_ns", "generic_ns",
 		   "gen/nat", "gen/ebpf", "ebpf/nat");
 	mutex_lock(&bench_lock);
