@@ -271,7 +271,8 @@ static bool bkey_jit_cfi_supported(void)
  * unpack, compare.
  */
 #define BKEY_JIT_NR_FNS		BKEY_PLAN_NR_KINDS
-static_assert(BKEY_JIT_NR_FNS == BKEY_JIT_BPF_NR_PROGS);
+/* the eBPF backend loads the first BKEY_JIT_BPF_NR_PROGS (both unpacks) */
+static_assert(BKEY_JIT_NR_FNS >= BKEY_JIT_BPF_NR_PROGS);
 
 /* Scratch for compiling: too big for the stack, so allocated per batch. */
 struct bkey_jit_compile_buf {
@@ -468,7 +469,6 @@ static enum bkey_jit_fallback bkey_jit_compile_bpf(struct bkey_jit_entry *e,
 	e->code_len = bkey_jit_bpf_code_len(b);
 	e->unpack_insns = bkey_jit_bpf_insns(b, 0);
 	e->pos_insns = bkey_jit_bpf_insns(b, 1);
-	e->cmp_insns = bkey_jit_bpf_insns(b, 2);
 	/* Release: the fields above are set when the programs are seen. */
 	smp_store_release(&e->bpf, b);
 	atomic_long_inc(&bkey_jit_stat.compiles);
@@ -1023,16 +1023,12 @@ static noinline int bkey_jit_cmp_verified(const struct bkey_jit *j,
 					  const struct bkey_packed *r)
 {
 	bkey_jit_cmp_fn fn = READ_ONCE(j->cmp);
-	const struct bkey_jit_bpf *bpf = fn ? NULL : bkey_jit_bpf_of(j);
 	int ret = __bkey_jit_cmp_generic(j, l, r), jit;
 
 	this_cpu_inc(bkey_jit_key_stat.generic_unpacks);
-	if (fn)
-		jit = fn(l, r);
-	else if (bpf)
-		jit = bkey_jit_bpf_cmp(bpf, l, r);
-	else
+	if (!fn)
 		return ret;
+	jit = fn(l, r);
 	bkey_jit_verify(&jit, &ret, sizeof(ret));
 	return ret;
 }
@@ -1043,8 +1039,8 @@ static noinline int bkey_jit_cmp_verified(const struct bkey_jit *j,
  * @l:		a packed key
  * @r:		a packed key of the same format
  *
- * As bkey_jit_unpack_slow(): the eBPF program when the format has one,
- * else the generic compare inlined here; verify mode out of line.
+ * The generic compare, inlined here (the eBPF backend has no compare:
+ * see BKEY_JIT_BPF_NR_PROGS); verify mode out of line.
  *
  * Return: -1, 0 or 1 as @l's position is below, equal to or above @r's.
  */
@@ -1052,14 +1048,8 @@ int bkey_jit_cmp_packed_slow(const struct bkey_jit *j,
 			     const struct bkey_packed *l,
 			     const struct bkey_packed *r)
 {
-	enum bkey_jit_mode mode = READ_ONCE(bkey_jit_mode);
-	const struct bkey_jit_bpf *bpf;
-
-	if (unlikely(mode == BKEY_JIT_MODE_VERIFY))
+	if (unlikely(READ_ONCE(bkey_jit_mode) == BKEY_JIT_MODE_VERIFY))
 		return bkey_jit_cmp_verified(j, l, r);
-	bpf = mode == BKEY_JIT_MODE_ON ? bkey_jit_bpf_of(j) : NULL;
-	if (bpf)
-		return bkey_jit_bpf_cmp(bpf, l, r);
 	return __bkey_jit_cmp_generic(j, l, r);
 }
 EXPORT_SYMBOL_GPL(bkey_jit_cmp_packed_slow);

@@ -120,7 +120,7 @@ void bkey_jit_bpf_free(struct bkey_jit_bpf *b)
 /**
  * bkey_jit_bpf_insns - eBPF instructions of one program
  * @b:		the programs
- * @prog:	0 full key, 1 position only, 2 compare
+ * @prog:	0 full key, 1 position only
  *
  * Return: the count, an LD_IMM64 counting once.
  */

@@ -772,7 +772,7 @@ static void bkey_jit_test_ebpf_backend(struct kunit *test)
 			KUNIT_EXPECT_MEMEQ(test, &a, &c, sizeof(a));
 			KUNIT_EXPECT_MEMEQ(test, &pa, &pc, sizeof(pa));
 		}
-		/* The compare program: a key against itself and a neighbour. */
+		/* eBPF formats compare with the generic C: itself, neighbours */
 		KUNIT_EXPECT_NULL(test, READ_ONCE(j->cmp));
 		for (i = 0; i < 64 * f.key_u64s; i++) {
 			struct bkey_packed r = k;

@@ -78,30 +78,6 @@ void bkey_jit_bpf_unpack_pos(const struct bkey_jit_bpf *b, struct bpos *dst,
 	bkey_jit_bpf_run(b, true, dst, src);
 }
 
-/* Only the two keys are readable, nothing writable; R0 must be set. */
-int bkey_jit_bpf_cmp(const struct bkey_jit_bpf *b, const struct bkey_packed *l,
-		     const struct bkey_packed *r)
-{
-	struct bkey_jit_bpf_ctx ctx = { .dst = (void *)l, .src = r };
-	struct ebpf_vm vm = {
-		.regions = {
-			{ &ctx, sizeof(ctx), false },
-			{ l, sizeof(struct bkey_packed), false },
-			{ r, sizeof(struct bkey_packed), false },
-		},
-		.nr_regions = 3,
-		.want_r0 = true,
-	};
-	u64 r0;
-
-	if (ebpf_run(&vm, b->insns[2], b->len[2], (u64)(unsigned long)&ctx,
-		     &r0)) {
-		fprintf(stderr, "bkey_jit_bpf: program stopped: %s\n", vm.err);
-		abort();
-	}
-	return (int)r0;
-}
-
 unsigned int bkey_jit_bpf_insns(const struct bkey_jit_bpf *b, unsigned int prog)
 {
 	return b->nr_insns[prog];
@@ -110,5 +86,5 @@ unsigned int bkey_jit_bpf_insns(const struct bkey_jit_bpf *b, unsigned int prog)
 /* No machine code here: the program's own bytes. */
 unsigned int bkey_jit_bpf_code_len(const struct bkey_jit_bpf *b)
 {
-	return (b->len[0] + b->len[1] + b->len[2]) * sizeof(struct bpf_insn);
+	return (b->len[0] + b->len[1]) * sizeof(struct bpf_insn);
 }
