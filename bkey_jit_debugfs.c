@@ -306,19 +306,18 @@ static const enum bkey_jit_backend_choice bench_col_backend[] = {
 static __always_inline u64 bench_key(const struct bkey_jit *j,
 				     const struct bkey_packed *k,
 				     const struct bkey_packed *copy,
-				     enum bench_col col, bool cmp)
+				     struct bkey *out, enum bench_col col,
+				     bool cmp)
 {
-	struct bkey out;
-
 	if (cmp)
 		return col == BENCH_GENERIC ?
 			bkey_jit_cmp_packed_generic(j, k, copy) :
 			bkey_jit_cmp_packed(j, k, copy);
 	if (col == BENCH_GENERIC)
-		bkey_jit_unpack_generic(j, &out, k);
+		bkey_jit_unpack_generic(j, out, k);
 	else
-		bkey_jit_unpack(j, &out, k);
-	return out.p.offset;
+		bkey_jit_unpack(j, out, k);
+	return out->p.offset;
 }
 
 /*
@@ -332,13 +331,16 @@ static __always_inline u64 bench_run(const struct bkey_jit *j,
 	unsigned int n = j->format.key_u64s, r, i;
 	const u64 *copies = keys + BENCH_KEYS * n;
 	u64 t[BENCH_RUNS], sink = 0;
+	/* out here, not in the loop: CONFIG_INIT_STACK_ALL_ZERO zeroes it */
+	struct bkey out;
 
 	for (r = 0; r < BENCH_RUNS; r++) {
 		u64 start = ktime_get_ns();
 
 		for (i = 0; i < BENCH_KEYS; i++)
 			sink += bench_key(j, (const void *)&keys[i * n],
-					  (const void *)&copies[i * n], col, cmp);
+					  (const void *)&copies[i * n], &out, col,
+					  cmp);
 		t[r] = ktime_get_ns() - start;
 		cond_resched();
 	}
