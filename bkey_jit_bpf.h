@@ -39,8 +39,8 @@ struct bkey_jit_bpf_ctx {
  * not loaded: in the kernel the BPF calling convention (the context, the
  * JIT's prologue and epilogue, the indirect call) costs a compare more
  * than the generic C compare it would replace (debugfs bench under
- * icount, x86-64: 69 instructions against 61, loop included), so eBPF
- * formats compare with the generic C.
+ * icount, x86-64: 8 instructions more per compare, through the same slow
+ * path), so eBPF formats compare with the generic C.
  */
 #define BKEY_JIT_BPF_NR_PROGS	2
 
