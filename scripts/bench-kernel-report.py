@@ -36,7 +36,7 @@ CONFIG_TITLE = {
 # profile drops PCs outside _stext.._etext): JIT is their estimate.
 CATEGORIES = [
     ("unpack", re.compile(r"bkey_unpack|unpack_key|unpack_pos|bkey_jit_unpack|^\[JIT")),
-    ("packed compare", re.compile(r"bkey_cmp.*packed|cmp_left_packed|cmp_p_or_unp")),
+    ("packed compare", re.compile(r"bkey_cmp.*packed|cmp_left_packed|cmp_p_or_unp|bkey_jit_cmp")),
     ("pack pos/key", re.compile(r"bkey_pack")),
     ("bset search", re.compile(
         r"bset_search|search_tree|search_write_set|bkey_to_cacheline|"
