@@ -120,6 +120,10 @@ static DEFINE_MUTEX(bkey_jit_mode_lock);
 DEFINE_STATIC_KEY_TRUE(bkey_jit_fast_key);
 EXPORT_SYMBOL_GPL(bkey_jit_fast_key);
 
+/* Enabled while the mode is "verify": the inline compare goes out of line. */
+DEFINE_STATIC_KEY_FALSE(bkey_jit_verify_key);
+EXPORT_SYMBOL_GPL(bkey_jit_verify_key);
+
 #ifdef __KERNEL__
 static u64 bkey_jit_now_ns(void)
 {
@@ -1098,6 +1102,10 @@ int bkey_jit_set_mode(enum bkey_jit_mode mode)
 		static_branch_enable(&bkey_jit_fast_key);
 	else
 		static_branch_disable(&bkey_jit_fast_key);
+	if (mode == BKEY_JIT_MODE_VERIFY)
+		static_branch_enable(&bkey_jit_verify_key);
+	else
+		static_branch_disable(&bkey_jit_verify_key);
 	if (mode != BKEY_JIT_MODE_OFF) {
 		smp_mb();	/* pairs with bkey_jit_queue_deferred() */
 		bkey_jit_queue_all_deferred();

@@ -43,8 +43,9 @@ struct bkey_jit_field {
  * @cmp_off:	generic compare: byte offset of its lowest word
  * @cmp_words:	generic compare: words holding position bits (1..3)
  *
- * Everything but the three code pointers is private to bkey_jit.c;
- * callers only pass it to the functions below.
+ * Everything but the three code pointers and the generic compare's
+ * fields (read by the inline bkey_jit_cmp_packed()) is private to
+ * bkey_jit.c; callers only pass it to the functions below.
  */
 struct bkey_jit {
 	bkey_jit_unpack_fn	unpack;
@@ -208,6 +209,51 @@ void bkey_jit_set_emit_opts(const struct bkey_jit_emit_opts *o);
 DECLARE_STATIC_KEY_TRUE(bkey_jit_fast_key);
 #define bkey_jit_fast()	static_branch_likely(&bkey_jit_fast_key)
 
+/* True while the mode is "verify", the same way. */
+DECLARE_STATIC_KEY_FALSE(bkey_jit_verify_key);
+#define bkey_jit_verifying()	static_branch_unlikely(&bkey_jit_verify_key)
+
+/*
+ * The generic compare: the position words from the top, equal words
+ * skipped, the bits below the position masked off the lowest one. Word
+ * offsets from the lowest compared word are constants, so no pointer
+ * moves; bkey_jit_init_generic() precomputes that word, the count (1..3:
+ * a format without position bits compares one word under a zero mask)
+ * and the mask. Two-word positions are the common case, one word next.
+ *
+ * Here rather than in bkey_jit_generic.h: bkey_jit_cmp_packed() inlines it
+ * where there is no code, so a compare without code (mode off, a capped
+ * format, an eBPF one) costs what 6.12's inline one does, not a call more.
+ */
+static __always_inline int
+__bkey_jit_cmp_generic(const struct bkey_jit *j, const struct bkey_packed *l,
+		       const struct bkey_packed *r)
+{
+	const u8 *lp = (const u8 *)l + j->cmp_off;
+	const u8 *rp = (const u8 *)r + j->cmp_off;
+	unsigned int n = j->cmp_words;
+	u64 a, b;
+
+	if (n > 1) {
+		if (unlikely(n > 2)) {
+			a = get_unaligned_le64(lp + 16);
+			b = get_unaligned_le64(rp + 16);
+			if (a != b)
+				goto differ;
+		}
+		a = get_unaligned_le64(lp + 8);
+		b = get_unaligned_le64(rp + 8);
+		if (a != b)
+			goto differ;
+	}
+	a = get_unaligned_le64(lp) & j->cmp_mask;
+	b = get_unaligned_le64(rp) & j->cmp_mask;
+	return (a > b) - (a < b);
+differ:
+	/* a != b: -1 or 1 from the borrow alone */
+	return -(int)(a < b) | 1;
+}
+
 /**
  * bkey_jit_unpack - unpack a key with its format's unpacker
  * @j:		unpacker from bkey_jit_get() for the format @src is packed in
@@ -270,7 +316,10 @@ static __always_inline int bkey_jit_cmp_packed(const struct bkey_jit *j,
 
 	if (bkey_jit_fast() && likely(fn))
 		return fn(l, r);
-	return bkey_jit_cmp_packed_slow(j, l, r);
+	/* verify mode runs both, out of line */
+	if (bkey_jit_verifying())
+		return bkey_jit_cmp_packed_slow(j, l, r);
+	return __bkey_jit_cmp_generic(j, l, r);
 }
 
 #endif /* _BKEY_JIT_H */

@@ -68,41 +68,4 @@ __bkey_jit_unpack_pos_generic(const struct bkey_jit *j, struct bpos *dst,
 	dst->snapshot	= field_get_single(&fl[BKEY_FIELD_SNAPSHOT], s);
 }
 
-/*
- * The generic compare: the position words from the top, equal words
- * skipped, the bits below the position masked off the lowest one. Word
- * offsets from the lowest compared word are constants, so no pointer
- * moves; bkey_jit_init_generic() precomputes that word, the count (1..3:
- * a format without position bits compares one word under a zero mask)
- * and the mask. Two-word positions are the common case, one word next.
- */
-static __always_inline int
-__bkey_jit_cmp_generic(const struct bkey_jit *j, const struct bkey_packed *l,
-		       const struct bkey_packed *r)
-{
-	const u8 *lp = (const u8 *)l + j->cmp_off;
-	const u8 *rp = (const u8 *)r + j->cmp_off;
-	unsigned int n = j->cmp_words;
-	u64 a, b;
-
-	if (n > 1) {
-		if (unlikely(n > 2)) {
-			a = get_unaligned_le64(lp + 16);
-			b = get_unaligned_le64(rp + 16);
-			if (a != b)
-				goto differ;
-		}
-		a = get_unaligned_le64(lp + 8);
-		b = get_unaligned_le64(rp + 8);
-		if (a != b)
-			goto differ;
-	}
-	a = get_unaligned_le64(lp) & j->cmp_mask;
-	b = get_unaligned_le64(rp) & j->cmp_mask;
-	return (a > b) - (a < b);
-differ:
-	/* a != b: -1 or 1 from the borrow alone */
-	return -(int)(a < b) | 1;
-}
-
 #endif /* _BKEY_JIT_GENERIC_H */

@@ -235,6 +235,10 @@ struct static_key_true { bool enabled; };
 #define DEFINE_STATIC_KEY_TRUE(n)	struct static_key_true n = { true }
 #define DECLARE_STATIC_KEY_TRUE(n)	extern struct static_key_true n
 #define static_branch_likely(k)		likely(READ_ONCE((k)->enabled))
+struct static_key_false { bool enabled; };
+#define DEFINE_STATIC_KEY_FALSE(n)	struct static_key_false n = { false }
+#define DECLARE_STATIC_KEY_FALSE(n)	extern struct static_key_false n
+#define static_branch_unlikely(k)	unlikely(READ_ONCE((k)->enabled))
 #define static_branch_enable(k)		WRITE_ONCE((k)->enabled, true)
 #define static_branch_disable(k)	WRITE_ONCE((k)->enabled, false)
 

@@ -1439,8 +1439,8 @@ static int callgrind_mode(const char *mode, const char *name, unsigned int k)
  * fields decide, as in a sort or a search), through a function pointer
  * from a noipa loop. Modes: harness (the loop alone), jit (the compiled
  * compare, called directly as bkey_jit_cmp_packed() does), generic (our
- * C, bkey_jit_cmp_packed_generic(), one call further as the fallback
- * is), bch (6.12's __bkey_cmp_bits() as the inlined
+ * C, bkey_jit_cmp_packed_generic(), one call further: the fallback is
+ * inline in bkey_jit_cmp_packed(), this measures the C), bch (6.12's __bkey_cmp_bits() as the inlined
  * bch2_bkey_cmp_packed_inlined() runs it in bkey_sort.c: x86-64 assembly
  * on x86-64, else its C), bchcall (the same one call further, as the
  * out-of-line bch2_bkey_cmp_packed() of bkey.c runs it).
