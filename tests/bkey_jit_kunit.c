@@ -222,6 +222,7 @@ static void bkey_jit_test_cmp(struct kunit *test)
 	struct bkey_packed l __aligned(8), r __aligned(8);
 	struct bkey_jit_stats before, after;
 	unsigned int n, p, m, with_code = 0;
+	unsigned long verified = 0;
 
 	save_mode(test);
 	bkey_jit_get_stats(&before);
@@ -261,12 +262,18 @@ static void bkey_jit_test_cmp(struct kunit *test)
 			random_key(&f, &r);
 			KUNIT_EXPECT_EQ(test, bkey_jit_cmp_packed(j, &l, &r),
 					ref_cmp_bits(&f, &l, &r));
+			/* verify mode's compares go out of line and count */
+			if (modes[m] == BKEY_JIT_MODE_VERIFY)
+				verified += 2 + 2 * 64 * f.key_u64s;
 		}
 		bkey_jit_put(j);
 		cond_resched();
 	}
 	bkey_jit_get_stats(&after);
 	KUNIT_EXPECT_EQ(test, after.verify_mismatches, before.verify_mismatches);
+	/* and mode on and off count nothing: inline, no store per compare */
+	KUNIT_EXPECT_EQ(test, after.generic_unpacks - before.generic_unpacks,
+			verified);
 	if (bkey_jit_arch_name)
 		KUNIT_EXPECT_EQ(test, with_code, 1000U);
 	kunit_info(test, "1000 formats, %u with compare code\n", with_code);
