@@ -616,8 +616,14 @@ static void bkey_jit_queue_deferred(struct bkey_jit_entry *e)
 		bkey_jit_queue_if_deferred(e);
 }
 
-/* Out of mode off: queue every format got while it was on. May sleep. */
-static void bkey_jit_queue_all_deferred(void)
+/*
+ * Call @fn on every cached entry, holding a reference across the call
+ * (an entry whose count already reached zero is skipped). Under the
+ * walk's RCU read lock: @fn must not sleep. A resize during the walk
+ * (-EAGAIN) may show an entry twice or not at all.
+ */
+static void bkey_jit_walk(void (*fn)(struct bkey_jit_entry *e, void *arg),
+			  void *arg)
 {
 	struct rhashtable *ht = bkey_jit_table_get();
 	struct rhashtable_iter iter;
@@ -629,14 +635,27 @@ static void bkey_jit_queue_all_deferred(void)
 	rhashtable_walk_enter(ht, &iter);
 	rhashtable_walk_start(&iter);
 	while ((e = rhashtable_walk_next(&iter))) {
-		/* -EAGAIN: resized; an entry missed is queued by its next get */
-		if (!IS_ERR(e) && refcount_inc_not_zero(&e->ref)) {
-			bkey_jit_queue_if_deferred(e);
-			bkey_jit_put(&e->jit);
-		}
+		if (IS_ERR(e) || !refcount_inc_not_zero(&e->ref))
+			continue;
+		fn(e, arg);
+		bkey_jit_put(&e->jit);
 	}
 	rhashtable_walk_stop(&iter);
 	rhashtable_walk_exit(&iter);
+}
+
+static void bkey_jit_queue_walked(struct bkey_jit_entry *e, void *unused)
+{
+	bkey_jit_queue_if_deferred(e);
+}
+
+/*
+ * Out of mode off: queue every format got while it was on. An entry the
+ * walk misses (a resize) is queued by its next get.
+ */
+static void bkey_jit_queue_all_deferred(void)
+{
+	bkey_jit_walk(bkey_jit_queue_walked, NULL);
 }
 
 /* A new entry, running the generic unpack until its code is published. */
@@ -1259,6 +1278,22 @@ static void bkey_jit_entry_info(const struct bkey_jit_entry *e,
 	};
 }
 
+struct bkey_jit_for_each_arg {
+	void	(*fn)(const struct bkey_jit *j,
+		      const struct bkey_jit_info *info, void *arg);
+	void	*arg;
+};
+
+static void bkey_jit_report_walked(struct bkey_jit_entry *e, void *arg)
+{
+	struct bkey_jit_for_each_arg *a = arg;
+	struct bkey_jit_info info;
+
+	bkey_jit_entry_info(e, &info);
+	info.refcount--;	/* the users', not the walk's own */
+	a->fn(&e->jit, &info, a->arg);
+}
+
 /**
  * bkey_jit_for_each - call @fn for every cached unpacker
  * @fn:		callback; runs under rcu_read_lock(), so it must not sleep
@@ -1271,26 +1306,9 @@ void bkey_jit_for_each(void (*fn)(const struct bkey_jit *j,
 				  const struct bkey_jit_info *info, void *arg),
 		       void *arg)
 {
-	struct rhashtable *ht = bkey_jit_table_get();
-	struct rhashtable_iter iter;
-	struct bkey_jit_entry *e;
+	struct bkey_jit_for_each_arg a = { .fn = fn, .arg = arg };
 
-	if (!ht)
-		return;
-
-	rhashtable_walk_enter(ht, &iter);
-	rhashtable_walk_start(&iter);
-	while ((e = rhashtable_walk_next(&iter))) {
-		struct bkey_jit_info info;
-
-		/* -EAGAIN: the table was resized, some are seen twice */
-		if (IS_ERR(e) || !refcount_read(&e->ref))
-			continue;
-		bkey_jit_entry_info(e, &info);
-		fn(&e->jit, &info, arg);
-	}
-	rhashtable_walk_stop(&iter);
-	rhashtable_walk_exit(&iter);
+	bkey_jit_walk(bkey_jit_report_walked, &a);
 }
 EXPORT_SYMBOL_GPL(bkey_jit_for_each);
 
