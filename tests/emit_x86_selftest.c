@@ -831,7 +831,7 @@ static void expect_einval(const struct bkey_plan *p,
 			  const char *name)
 {
 	static u8 buf[2 * BKEY_JIT_MAX_CODE];
-	struct bkey_jit_emitted e = { 1, 2, 3 };
+	struct bkey_jit_emitted e = { .len = 1, .entry = 2, .nr_insns = 3 };
 	unsigned int i;
 	int ret;
 
