@@ -34,9 +34,9 @@ grep -a 'formats cached while mounted' "$log" | sed 's/.*GUEST-NOTE: /  /'
 printf '  formats compiled:        %s during the mounts (%s cache hits)\n' \
 	"$(delta compiles)" "$(delta cache_hits)"
 grep -a 'GUEST-FORMATS:' "$log" | head -n 3 | sed 's/.*GUEST-FORMATS: /    e.g. /'
-printf '  unpacks by JIT code:     %s, each checked against the generic C: %s mismatches\n' \
+printf '  unpacks+compares by JIT: %s, each checked against the generic C: %s mismatches\n' \
 	"$(delta jit_unpacks_verified)" "$(delta verify_mismatches)"
-printf '  unpacks by generic C:    %s (verify mode runs both)\n' "$(delta generic_unpacks)"
+printf '  by generic C:            %s (verify mode runs both)\n' "$(delta generic_unpacks)"
 printf '  executable memory:       %s allocations, %s pages now, never W+X\n' \
 	"$(delta exec_allocs)" "$(stat exec_pages)"
 printf '  average compile time:    %s ns (TCG; text_poke dominates)\n' "$(stat compile_ns_avg)"
