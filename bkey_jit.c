@@ -32,7 +32,7 @@
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 #ifdef CONFIG_X86
-#include <asm/cfi.h>
+#include <linux/cfi.h>
 #include <asm/nospec-branch.h>
 #endif
 #else
