@@ -28,14 +28,16 @@ set yrange [*:*]
 plot datafile using 2:xtic(1) title "stock 6.12" lc rgb "#d95f02", \
      '' using 3 title "patched, mode off" lc rgb "#7570b3", \
      '' using 4 title "patched, mode on (native)" lc rgb "#1b9e77", \
-     '' using 5 title "patched, mode on, eBPF backend" lc rgb "#66a61e"
+     '' using 5 title "patched, mode on, eBPF backend" lc rgb "#66a61e", \
+     '' using 6 title "patched, mode on, code capped (generic C)" lc rgb "#e6ab02"
 
 unset logscale y
 set title "change against stock 6.12 (negative: fewer instructions)"
 set ylabel "% vs stock"
 set yrange [*:*]
 set xzeroaxis lt -1
-plot datafile using 6:xtic(1) title "mode off" lc rgb "#7570b3", \
-     '' using 7 title "mode on (native)" lc rgb "#1b9e77", \
-     '' using 8 title "mode on, eBPF" lc rgb "#66a61e"
+plot datafile using 7:xtic(1) title "mode off" lc rgb "#7570b3", \
+     '' using 8 title "mode on (native)" lc rgb "#1b9e77", \
+     '' using 9 title "mode on, eBPF" lc rgb "#66a61e", \
+     '' using 10 title "mode on, capped" lc rgb "#e6ab02"
 unset multiplot

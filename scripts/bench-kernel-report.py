@@ -8,7 +8,7 @@ usage: bench-kernel-report.py --out DIR [--map KERNEL=System.map]...
 DIR is build/bench-kernel: results.csv (config,run,phase,busy_ns,...),
 prof/CONFIG/RUN/PHASE.gz (/proc/profile per phase, from the guest),
 inkernel.txt and stats-CONFIG.txt. KERNEL is "bench" (the patched tree,
-configs off/on/ebpf) or "stock". Writes results.txt, bench-kernel.dat,
+configs off/on/ebpf/cap) or "stock". Writes results.txt, bench-kernel.dat,
 bench-kernel.png, profile.txt in DIR; prints the report on stdout.
 """
 import argparse
@@ -23,12 +23,13 @@ import subprocess
 import sys
 import tempfile
 
-CONFIG_ORDER = ["stock", "off", "on", "ebpf"]
+CONFIG_ORDER = ["stock", "off", "on", "ebpf", "cap"]
 CONFIG_TITLE = {
     "stock": "stock 6.12",
     "off": "patched, mode off",
     "on": "patched, mode on",
     "ebpf": "patched, on, eBPF",
+    "cap": "patched, on, capped",
 }
 # Per-format work, by kernel function name, first match wins (bkey
 # unpacking only: bch2_inode_unpack decodes an inode's varints). Ticks in
@@ -84,7 +85,7 @@ def fmt_m(m):
 
 def table(data, phases, configs):
     lines = []
-    rel = [c for c in ("on", "off", "ebpf") if c in configs and "stock" in configs]
+    rel = [c for c in ("on", "off", "ebpf", "cap") if c in configs and "stock" in configs]
     head = ["phase"] + ["%s (spread)" % CONFIG_TITLE[c] for c in configs]
     head += ["%s vs stock" % c for c in rel]
     rows = []
@@ -123,14 +124,14 @@ def table(data, phases, configs):
 def write_plot(out, dat, configs):
     datf = os.path.join(out, "bench-kernel.dat")
     with open(datf, "w") as f:
-        f.write("# phase " + " ".join(CONFIG_ORDER) + " off% on% ebpf% (M guest instructions; %% vs stock)\n")
+        f.write("# phase " + " ".join(CONFIG_ORDER) + " off% on% ebpf% cap% (M guest instructions; %% vs stock)\n")
         for p, means in dat:
             if p == "total":
                 continue
             vals = ["%.3f" % mi(means[c]) if means.get(c) else "?" for c in CONFIG_ORDER]
             st = means.get("stock")
             pct = ["%.3f" % ((means[c] - st) / st * 100) if means.get(c) and st else "?"
-                   for c in ("off", "on", "ebpf")]
+                   for c in ("off", "on", "ebpf", "cap")]
             f.write(" ".join([p] + vals + pct) + "\n")
     png = os.path.join(out, "bench-kernel.png")
     gp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench-kernel-plot.gp")

@@ -21,7 +21,9 @@
 # saved before and after each phase and decoded on the host with
 # readprofile (scripts/bench-kernel-report.py).
 #
-# env: BENCH_KERNEL_CONFIGS  configs to run (default "stock off on ebpf")
+# env: BENCH_KERNEL_CONFIGS  configs to run (default "stock off on ebpf cap";
+#                            cap: mode on with bkey_jit.code_cap=1, so no
+#                            code fits and every format runs the generic C)
 #      BENCH_KERNEL_RUNS     runs per config (default 2)
 #      BENCH_KERNEL_NDIRS    directories (default 200)
 #      BENCH_KERNEL_NFILES   files per directory (default 100: 20 000 files)
@@ -43,7 +45,7 @@ set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=$repo/build/bench-kernel
-configs=${BENCH_KERNEL_CONFIGS:-stock off on ebpf}
+configs=${BENCH_KERNEL_CONFIGS:-stock off on ebpf cap}
 runs=${BENCH_KERNEL_RUNS:-2}
 ndirs=${BENCH_KERNEL_NDIRS:-200}
 nfiles=${BENCH_KERNEL_NFILES:-100}
@@ -73,8 +75,8 @@ need_stock=0 need_bench=0
 for c in $configs; do
 	case $c in
 	stock) need_stock=1 ;;
-	off | on | ebpf) need_bench=1 ;;
-	*) echo "bench-kernel: unknown config $c (stock off on ebpf)" >&2; exit 2 ;;
+	off | on | ebpf | cap) need_bench=1 ;;
+	*) echo "bench-kernel: unknown config $c (stock off on ebpf cap)" >&2; exit 2 ;;
 	esac
 done
 if [ $need_bench = 1 ]; then
@@ -138,6 +140,7 @@ run_one() {
 	off) append="$append bkey_jit.mode=off" ;;
 	on) append="$append bkey_jit.mode=on" ;;
 	ebpf) append="$append bkey_jit.mode=on bkey_jit.backend=ebpf" ;;
+	cap) append="$append bkey_jit.mode=on bkey_jit.code_cap=1" ;;
 	esac
 	[ "$profile" = 1 ] && append="$append profile=$pshift"
 	# the in-kernel per-key benchmark: once, in the first run of "on"
