@@ -282,8 +282,8 @@ static_assert(BKEY_JIT_NR_FNS >= BKEY_JIT_BPF_NR_PROGS);
 struct bkey_jit_compile_buf {
 	struct bkey_plan		plan[BKEY_JIT_NR_FNS];
 	struct bkey_jit_emit_opts	opts[BKEY_JIT_NR_FNS];
+	/* the sizing passes; the final ones must reproduce them exactly */
 	struct bkey_jit_emitted		sized[BKEY_JIT_NR_FNS];
-	struct bkey_jit_emitted		out[BKEY_JIT_NR_FNS];
 	unsigned int			off[BKEY_JIT_NR_FNS]; /* in the code */
 	unsigned int			total;
 	u8				staging[BKEY_JIT_NR_FNS * BKEY_JIT_MAX_CODE];
@@ -358,7 +358,7 @@ static int bkey_jit_emit_code(struct bkey_jit_compile_buf *cb, void *code)
 		ret = bkey_jit_arch_emit_final(&cb->plan[i], &cb->opts[i],
 					       cb->staging + off,
 					       (unsigned long)code + off,
-					       &cb->sized[i], &cb->out[i]);
+					       &cb->sized[i]);
 		if (WARN_ONCE(ret, "bkey_jit: final pass %d differs from sizing\n",
 			      i))
 			return ret;
@@ -372,12 +372,12 @@ static void bkey_jit_publish(struct bkey_jit_entry *e, void *code,
 {
 	e->code = code;
 	e->code_len = cb->total;
-	e->unpack_entry = cb->off[0] + cb->out[0].entry;
-	e->pos_entry = cb->off[1] + cb->out[1].entry;
-	e->cmp_entry = cb->off[2] + cb->out[2].entry;
-	e->unpack_insns = cb->out[0].nr_insns;
-	e->pos_insns = cb->out[1].nr_insns;
-	e->cmp_insns = cb->out[2].nr_insns;
+	e->unpack_entry = cb->off[0] + cb->sized[0].entry;
+	e->pos_entry = cb->off[1] + cb->sized[1].entry;
+	e->cmp_entry = cb->off[2] + cb->sized[2].entry;
+	e->unpack_insns = cb->sized[0].nr_insns;
+	e->pos_insns = cb->sized[1].nr_insns;
+	e->cmp_insns = cb->sized[2].nr_insns;
 	/*
 	 * Release: whoever reads a code pointer also sees the fields above
 	 * (bkey_jit_for_each()). The code bytes themselves were made visible
@@ -1057,13 +1057,15 @@ static noinline int bkey_jit_cmp_verified(const struct bkey_jit *j,
 }
 
 /**
- * bkey_jit_cmp_packed_slow - bkey_jit_cmp_packed() without native code
+ * bkey_jit_cmp_packed_slow - bkey_jit_cmp_packed() out of line
  * @j:		unpacker for the format of both keys
  * @l:		a packed key
  * @r:		a packed key of the same format
  *
- * The generic compare, inlined here (the eBPF backend has no compare:
- * see BKEY_JIT_BPF_NR_PROGS); verify mode out of line.
+ * What bkey_jit_cmp_packed() calls in verify mode (the code and the
+ * generic compare both run, out of line); right in any mode, so a mode
+ * change racing with the inline check is harmless: outside verify mode
+ * it is the generic compare.
  *
  * Return: -1, 0 or 1 as @l's position is below, equal to or above @r's.
  */

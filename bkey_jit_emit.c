@@ -332,8 +332,7 @@ int bkey_jit_emit(const struct bkey_jit_backend *be,
  * @buf:	@be->max_len bytes of output
  * @ip:		the address @buf[0] runs at
  * @priv:	the backend's per-pass state
- * @sized:	the sizing call's result
- * @out:	length, entry offset and instruction count from the entry
+ * @sized:	the sizing call's result, which on success describes @buf
  *
  * Saves the cache, which sizes every function before it allocates, a
  * second validation and sizing pass per function.
@@ -346,17 +345,12 @@ int bkey_jit_emit_final(const struct bkey_jit_backend *be,
 			const struct bkey_plan *plan,
 			const struct bkey_jit_emit_opts *opts, u8 *buf,
 			unsigned long ip, void *priv,
-			const struct bkey_jit_emitted *sized,
-			struct bkey_jit_emitted *out)
+			const struct bkey_jit_emitted *sized)
 {
 	struct bkey_jit_ctx ctx;
-	int ret;
 
-	if (!buf || !sized || !out)
+	if (!buf || !sized)
 		return -EINVAL;
 	emit_ctx_init(&ctx, be, caps, plan, opts, ip, priv);
-	ret = final_pass(be, &ctx, buf, sized);
-	if (!ret)
-		*out = *sized;
-	return ret;
+	return final_pass(be, &ctx, buf, sized);
 }

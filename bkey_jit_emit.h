@@ -109,7 +109,6 @@ int bkey_jit_emit_final(const struct bkey_jit_backend *be,
 			const struct bkey_plan *plan,
 			const struct bkey_jit_emit_opts *opts, u8 *buf,
 			unsigned long ip, void *priv,
-			const struct bkey_jit_emitted *sized,
-			struct bkey_jit_emitted *out);
+			const struct bkey_jit_emitted *sized);
 
 #endif /* _BKEY_JIT_EMIT_H */

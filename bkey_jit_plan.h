@@ -175,10 +175,10 @@ int bkey_jit_arch_emit(const struct bkey_plan *plan,
  * @buf:	output, at least BKEY_JIT_MAX_CODE bytes
  * @ip:		the address @buf[0] will execute at
  * @sized:	what that sizing call returned
- * @out:	length, entry offset and instruction count
  *
  * For a caller that sized first to allocate (the cache): the plan is not
- * validated nor sized again. The pass must reproduce @sized exactly.
+ * validated nor sized again. The pass must reproduce @sized exactly, so
+ * on success @sized describes what was written.
  *
  * Return: 0, -EINVAL (an encoder that did not reproduce @sized) or
  * -EOPNOTSUPP.
@@ -186,8 +186,7 @@ int bkey_jit_arch_emit(const struct bkey_plan *plan,
 int bkey_jit_arch_emit_final(const struct bkey_plan *plan,
 			     const struct bkey_jit_emit_opts *opts, u8 *buf,
 			     unsigned long ip,
-			     const struct bkey_jit_emitted *sized,
-			     struct bkey_jit_emitted *out);
+			     const struct bkey_jit_emitted *sized);
 
 /* Name of the backend ("x86-64", "arm64"), or NULL without one. */
 extern const char *const bkey_jit_arch_name;

@@ -650,21 +650,19 @@ int bkey_jit_arch_emit(const struct bkey_plan *plan,
  * @opts:	its options
  * @buf:	BKEY_JIT_MAX_CODE bytes of output
  * @ip:		unused
- * @sized:	the sizing call's result
- * @out:	length, entry offset and instruction count from the entry
+ * @sized:	the sizing call's result, which on success describes @buf
  *
  * Return: 0 or -EINVAL.
  */
 int bkey_jit_arch_emit_final(const struct bkey_plan *plan,
 			     const struct bkey_jit_emit_opts *opts, u8 *buf,
 			     unsigned long ip,
-			     const struct bkey_jit_emitted *sized,
-			     struct bkey_jit_emitted *out)
+			     const struct bkey_jit_emitted *sized)
 {
 	struct pending_store st = { };
 
 	return bkey_jit_emit_final(&a64_backend, &a64_caps, plan, opts, buf,
-				   ip, &st, sized, out);
+				   ip, &st, sized);
 }
 
 const char *const bkey_jit_arch_name = "arm64";

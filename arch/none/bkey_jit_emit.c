@@ -17,8 +17,7 @@ int bkey_jit_arch_emit(const struct bkey_plan *plan,
 int bkey_jit_arch_emit_final(const struct bkey_plan *plan,
 			     const struct bkey_jit_emit_opts *opts, u8 *buf,
 			     unsigned long ip,
-			     const struct bkey_jit_emitted *sized,
-			     struct bkey_jit_emitted *out)
+			     const struct bkey_jit_emitted *sized)
 {
 	return -EOPNOTSUPP;
 }

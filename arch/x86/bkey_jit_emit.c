@@ -742,19 +742,17 @@ int bkey_jit_arch_emit(const struct bkey_plan *plan,
  * @opts:	its options
  * @buf:	BKEY_JIT_MAX_CODE bytes of output
  * @ip:		address @buf[0] runs at
- * @sized:	the sizing call's result
- * @out:	length, entry offset and instruction count from the entry
+ * @sized:	the sizing call's result, which on success describes @buf
  *
  * Return: 0 or -EINVAL.
  */
 int bkey_jit_arch_emit_final(const struct bkey_plan *plan,
 			     const struct bkey_jit_emit_opts *opts, u8 *buf,
 			     unsigned long ip,
-			     const struct bkey_jit_emitted *sized,
-			     struct bkey_jit_emitted *out)
+			     const struct bkey_jit_emitted *sized)
 {
 	return bkey_jit_emit_final(&x86_backend, &x86_caps, plan, opts, buf,
-				   ip, NULL, sized, out);
+				   ip, NULL, sized);
 }
 
 const char *const bkey_jit_arch_name = "x86-64";
