@@ -184,6 +184,23 @@ bool bkey_plan_reg_dead_after(const struct bkey_plan *plan, unsigned int idx,
 }
 
 /**
+ * bkey_plan_has_cmp - does a plan compare (and so branch to an exit)?
+ * @plan:	the plan
+ *
+ * Return: true if any op is a CMP: the backend's epilogue then needs the
+ * exit its branches go to.
+ */
+bool bkey_plan_has_cmp(const struct bkey_plan *plan)
+{
+	unsigned int i;
+
+	for (i = 0; i < plan->nr_ops; i++)
+		if (plan->ops[i].code == BKEY_PLAN_CMP)
+			return true;
+	return false;
+}
+
+/**
  * bkey_plan_dead_reg - a virtual register free for scratch use after an op
  * @plan:	the plan
  * @idx:	the op

@@ -99,6 +99,7 @@ bool bkey_plan_reg_dead_after(const struct bkey_plan *plan, unsigned int idx,
 			      unsigned int reg);
 int bkey_plan_dead_reg(const struct bkey_plan *plan, unsigned int idx,
 		       unsigned int except);
+bool bkey_plan_has_cmp(const struct bkey_plan *plan);
 int bkey_jit_emit(const struct bkey_jit_backend *be,
 		  const struct bkey_jit_caps *caps,
 		  const struct bkey_plan *plan,

@@ -575,16 +575,6 @@ static unsigned int a64_op(struct bkey_jit_ctx *ctx, unsigned int i)
 	return 1;
 }
 
-static bool plan_has_cmp(const struct bkey_plan *plan)
-{
-	unsigned int i;
-
-	for (i = 0; i < plan->nr_ops; i++)
-		if (plan->ops[i].code == BKEY_PLAN_CMP)
-			return true;
-	return false;
-}
-
 /*
  * The store held back last, then the return. A compare returns 0 when
  * every word was equal; at the exit the flags of the cmp that differed
@@ -599,7 +589,7 @@ static void a64_epilogue(struct bkey_jit_ctx *ctx)
 	}
 	emit(A64_MOV_ZR32(A64_R(0)), ctx);
 	emit(A64_RET(A64_LR), ctx);
-	if (!plan_has_cmp(ctx->plan))
+	if (!bkey_plan_has_cmp(ctx->plan))
 		return;
 	bkey_jit_emit_label(ctx, A64_CMP_DIFFER);
 	emit(A64_CSETM32(A64_R(0), A64_COND_LO), ctx);

@@ -611,16 +611,6 @@ static void emit_ret(struct bkey_jit_ctx *ctx)
 	}
 }
 
-static bool plan_has_cmp(const struct bkey_plan *plan)
-{
-	unsigned int i;
-
-	for (i = 0; i < plan->nr_ops; i++)
-		if (plan->ops[i].code == BKEY_PLAN_CMP)
-			return true;
-	return false;
-}
-
 /*
  * A compare returns 0 when every word was equal; at the exit the flags
  * of the cmp that differed are live: CF set means l < r, so
@@ -634,7 +624,7 @@ static void x86_epilogue(struct bkey_jit_ctx *ctx)
 	}
 	emit_alu_rr32(ctx, X86_XOR_RR, X86_RAX);
 	emit_ret(ctx);
-	if (!plan_has_cmp(ctx->plan))
+	if (!bkey_plan_has_cmp(ctx->plan))
 		return;
 	bkey_jit_emit_label(ctx, X86_CMP_DIFFER);
 	emit_alu_rr32(ctx, X86_SBB_RR, X86_RAX);
