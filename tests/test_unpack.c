@@ -408,6 +408,35 @@ static void check_format(struct test_case *tc, const struct bkey_format *f,
 }
 
 /*
+ * A format with @field at @bits wide and @pre bits spread over the fields
+ * before it (each below its full width); later fields empty, offsets 0.
+ */
+static void field_after_bits(struct bkey_format *f, unsigned int field,
+			     unsigned int bits, unsigned int pre)
+{
+	unsigned int i, left = pre;
+
+	memset(f, 0, sizeof(*f));
+	for (i = 0; i < field && left; i++) {
+		unsigned int b = min(left, ref_field_width(i) - 1);
+
+		f->bits_per_field[i] = b;
+		left -= b;
+	}
+	f->bits_per_field[field] = bits;
+}
+
+/* An offset of a random kind (pick_offset()) for every field. */
+static void pick_offsets(struct bkey_format *f)
+{
+	unsigned int i;
+
+	for (i = 0; i < 6; i++)
+		f->field_offset[i] = pick_offset(i, f->bits_per_field[i],
+						 rng_below(5));
+}
+
+/*
  * Every field at every width, after 0..63 bits of preceding fields (so
  * each width meets every bit position within a word, straddles included),
  * with each offset class.
@@ -422,23 +451,14 @@ static void test_structured(bool want_code)
 		for (bits = 0; bits <= ref_field_width(field); bits++)
 			for (pre = 0; pre < (field ? 64 : 1); pre += field ? 3 : 1)
 				for (cls = 0; cls < 2; cls++) {
-					struct bkey_format f = { 0 };
-					unsigned int i, left = pre;
+					struct bkey_format f;
+					unsigned int i;
 
-					/* Spread pre bits over earlier fields. */
-					for (i = 0; i < field && left; i++) {
-						unsigned int b = min(left, ref_field_width(i) - 1);
-
-						f.bits_per_field[i] = b;
-						left -= b;
-					}
-					f.bits_per_field[field] = bits;
+					field_after_bits(&f, field, bits, pre);
 					/* Trailing fields: empty or full. */
 					for (i = field + 1; i < 6; i++)
 						f.bits_per_field[i] = cls ? ref_field_width(i) / 2 : 0;
-					for (i = 0; i < 6; i++)
-						f.field_offset[i] = pick_offset(i, f.bits_per_field[i],
-										rng_below(5));
+					pick_offsets(&f);
 					ref_format_finish(&f);
 					check_format(&tc, &f, want_code);
 					nr++;
@@ -1585,21 +1605,13 @@ static void test_cmp(bool want_code)
 	for (field = 0; field < 3; field++)
 		for (bits = 0; bits <= ref_field_width(field); bits++)
 			for (pre = 0; pre < (field ? 64 : 1); pre += 7) {
-				struct bkey_format f = { 0 };
-				unsigned int i, left = pre;
+				struct bkey_format f;
+				unsigned int i;
 
-				for (i = 0; i < field && left; i++) {
-					unsigned int b = min(left, ref_field_width(i) - 1);
-
-					f.bits_per_field[i] = b;
-					left -= b;
-				}
-				f.bits_per_field[field] = bits;
+				field_after_bits(&f, field, bits, pre);
 				for (i = field + 1; i < 6; i++)
 					f.bits_per_field[i] = rng_below(ref_field_width(i) + 1);
-				for (i = 0; i < 6; i++)
-					f.field_offset[i] = pick_offset(i, f.bits_per_field[i],
-									rng_below(5));
+				pick_offsets(&f);
 				ref_format_finish(&f);
 				cmp_check_format(&f, want_code, 4);
 				nr_formats++;
